@@ -1,0 +1,48 @@
+"""What the Optuna core needs from every kind of baseline: the shape of a competition's
+public data, the target as models learn it, and predictions in the form the metric scores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from harness.competition import Competition
+from harness.metrics import Needs
+
+
+@dataclass(frozen=True)
+class Data:
+    """A competition's public data, ready for a model: ``x_*`` index with ``.iloc``."""
+
+    x_train: Any  # a DataFrame of features, or a Series of texts
+    y_train: np.ndarray  # in the model's space (log price for RMSE-of-log)
+    x_test: Any
+    test_ids: np.ndarray
+    columns: Any = None  # the kind's own description of x (tabular: column kinds)
+
+
+def is_classification(comp: Competition) -> bool:
+    return comp.task.is_classification
+
+
+def encode_target(comp: Competition, y: np.ndarray) -> np.ndarray:
+    """The target as the model learns it: log for a metric on the log scale."""
+    if comp.metric.needs is Needs.POSITIVE:
+        return np.log(y.astype(np.float64))
+    return y
+
+
+def predict(comp: Competition, model: Any, x: Any) -> np.ndarray:
+    """Predictions in the form the metric scores: labels, P(class 1), or the original scale."""
+    needs = comp.metric.needs
+    if is_classification(comp) and needs in (Needs.PROBABILITIES, Needs.FINITE):
+        return np.asarray(model.predict_proba(x)[:, 1])
+    pred = np.asarray(model.predict(x))
+    return np.exp(pred) if needs is Needs.POSITIVE else pred
+
+
+def truth(comp: Competition, y_model: np.ndarray) -> np.ndarray:
+    """The target back in the metric's space (inverse of :func:`encode_target`)."""
+    return np.exp(y_model) if comp.metric.needs is Needs.POSITIVE else y_model

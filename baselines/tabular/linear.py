@@ -1,0 +1,48 @@
+"""Linear models for any tabular competition: logistic regression or ridge, on standardised
+numbers and one-hot categories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from baselines import Baseline
+from baselines.tabular import TASKS, Columns, is_classification, preprocessor
+from harness.competition import Competition
+
+# ----------------------------------------------------------------------------------------------
+# Defaults and search space
+# ----------------------------------------------------------------------------------------------
+DEFAULTS: dict[str, Any] = {
+    "strength": 1.0,  # inverse regularisation: C for logistic regression, 1/alpha for ridge
+}
+
+
+def space(trial: Any) -> dict[str, Any]:
+    return {"strength": trial.suggest_float("strength", 1e-3, 1e3, log=True)}
+
+
+# ----------------------------------------------------------------------------------------------
+# Model
+# ----------------------------------------------------------------------------------------------
+def build(params: dict[str, Any], comp: Competition, columns: Columns, seed: int) -> Any:
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+
+    if is_classification(comp):
+        model: Any = LogisticRegression(C=params["strength"], max_iter=2000, random_state=seed)
+    else:
+        model = Ridge(alpha=1.0 / params["strength"], random_state=seed)
+    return make_pipeline(preprocessor(columns, scale=True, one_hot=True), model)
+
+
+BASELINE = Baseline(
+    name="linear",
+    kind="tabular",
+    tasks=TASKS,
+    defaults=DEFAULTS,
+    space=space,
+    build=build,
+    summary="logistic regression / ridge on one-hot features",
+    source=Path(__file__),
+)

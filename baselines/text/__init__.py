@@ -1,0 +1,31 @@
+"""What every text baseline shares: the review column as a Series of strings, the label as
+the target, and HTML line breaks (``<br />``, everywhere in IMDB reviews) turned into spaces."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from baselines.data import Data, encode_target
+from harness.competition import Competition, Task
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+TASKS = frozenset({Task.TEXT_CLASSIFICATION})
+BREAKS = re.compile(r"<br\s*/?>", re.IGNORECASE)
+
+
+def clean(text: str) -> str:
+    """Lower case, HTML line breaks as spaces (a vectorizer's ``preprocessor``)."""
+    return BREAKS.sub(" ", text).lower()
+
+
+def load_data(comp: Competition, train: pd.DataFrame, test: pd.DataFrame) -> Data:
+    column = str(comp.extras.get("text_column", "text"))
+    return Data(
+        x_train=train[column],
+        y_train=encode_target(comp, train[comp.target_columns[0]].to_numpy()),
+        x_test=test[column],
+        test_ids=test[comp.id_column].to_numpy(),
+    )

@@ -1,0 +1,362 @@
+"""The Optuna core every baseline shares: k-fold CV on the *public* train only, a seeded TPE
+sampler with the baseline's defaults as trial 0, median pruning on per-fold reports, resumable
+studies (a journal file in HARNESS_HOME by default, any Optuna storage URL for many workers),
+each trial a nested MLflow run under the study's run, and the best trial refitted on all of
+train and submitted as participant ``baseline/<model>``.
+
+The private answers are never read here: the only data is ``harness.load`` (public files).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from baselines import Baseline, get_baseline
+from baselines.data import Data, predict, truth
+from harness.competition import Competition
+from harness.errors import HarnessError
+from harness.settings import Settings
+
+if TYPE_CHECKING:
+    import optuna
+
+    from harness.api import SubmissionResult
+
+FOLDS = 5
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the per-trial progress line shows."""
+
+    trial: int  # trials finished in this run (1-based)
+    trials: int | None  # planned in this run
+    value: float | None  # None when pruned or failed
+    state: str
+    best: float
+    best_trial: int
+    elapsed: float  # seconds since this run started
+    timeout: float | None
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    study: optuna.Study
+    baseline: Baseline
+    cv_score: float
+    cv_std: float
+    params: dict[str, Any]
+    seconds: float
+    submission: SubmissionResult | None
+
+    @property
+    def entry(self) -> Any:
+        return None if self.submission is None else self.submission.entry
+
+
+def tune(
+    comp: Competition,
+    settings: Settings,
+    *,
+    model: str | None = None,
+    trials: int | None = 20,
+    timeout: float | None = None,
+    jobs: int = 1,
+    study_name: str | None = None,
+    storage: str | None = None,
+    seed: int = 0,
+    folds: int = FOLDS,
+    fixed: bool = False,
+    submit: bool = True,
+    progress: Callable[[Progress], None] | None = None,
+) -> TuneResult:
+    """Tune ``model`` on ``comp`` (``fixed``: run its defaults once, no search)."""
+    import optuna
+
+    from harness.loading import Tables, load
+    from leaderboard import Leaderboard
+
+    baseline = get_baseline(comp, model)
+    tables = load(comp.id, home=settings.home)
+    assert isinstance(tables, Tables)
+    data = importlib.import_module(f"baselines.{baseline.kind}").load_data(
+        comp, tables.train, tables.test
+    )
+    splits = _splits(comp, data, folds, seed)
+    board = Leaderboard(settings)
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    direction = (
+        optuna.study.StudyDirection.MAXIMIZE
+        if comp.metric.greater_is_better
+        else optuna.study.StudyDirection.MINIMIZE
+    )
+    name = study_name or f"{comp.id}-{baseline.name}" + ("-defaults" if fixed else "")
+    study = optuna.create_study(
+        study_name=name,
+        storage=_storage(settings, comp, storage, fixed),
+        direction=direction,
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
+        load_if_exists=True,
+    )
+    if not study.trials:
+        study.enqueue_trial(baseline.defaults)
+    parent = board.start_run(
+        comp,
+        name=f"study {name}",
+        tags={"harness.study": name, "harness.model": baseline.name},
+        params={
+            "model": baseline.name,
+            "folds": folds,
+            "seed": seed,
+            "storage": storage or "journal (HARNESS_HOME)",
+        },
+    )
+
+    def objective(trial: optuna.Trial) -> float:
+        params = baseline.space(trial)
+        scores: list[float] = []
+        for fold, (train_rows, valid_rows) in enumerate(splits):
+            estimator = baseline.build(params, comp, data.columns, seed)
+            estimator.fit(data.x_train.iloc[train_rows], data.y_train[train_rows])
+            pred = predict(comp, estimator, data.x_train.iloc[valid_rows])
+            scores.append(comp.metric.fn(truth(comp, data.y_train[valid_rows]), pred))
+            trial.report(float(np.mean(scores)), fold)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        trial.set_user_attr("cv_std", float(np.std(scores)))
+        return float(np.mean(scores))
+
+    started = time.monotonic()
+    done = 0
+
+    def track(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        nonlocal done
+        done += 1
+        value = trial.value
+        metrics = {"duration_s": trial.duration.total_seconds() if trial.duration else 0.0}
+        if value is not None:
+            metrics["cv_score"] = value
+            metrics["cv_std"] = trial.user_attrs.get("cv_std", 0.0)
+        start = trial.datetime_start.timestamp() if trial.datetime_start else time.time()
+        end = trial.datetime_complete.timestamp() if trial.datetime_complete else time.time()
+        board.log_child(
+            comp,
+            parent,
+            name=f"trial {trial.number}",
+            params=trial.params,
+            metrics=metrics,
+            tags={"harness.trial": str(trial.number), "harness.state": trial.state.name},
+            start_ms=int(start * 1000),
+            end_ms=int(end * 1000),
+            status="FINISHED" if value is not None else "KILLED",
+        )
+        if progress is not None:
+            best = _best(study)
+            best_value = best.value if best is not None else None
+            best_number = best.number if best is not None else -1
+            if value is not None and (
+                best_value is None or comp.metric.is_better(value, best_value)
+            ):  # the storage may not list this trial as finished yet
+                best_value, best_number = value, trial.number
+            progress(
+                Progress(
+                    trial=done,
+                    trials=trials,
+                    value=value,
+                    state=trial.state.name.lower(),
+                    best=float("nan") if best_value is None else float(best_value),
+                    best_trial=best_number,
+                    elapsed=time.monotonic() - started,
+                    timeout=timeout,
+                )
+            )
+
+    try:
+        # Enqueued trials run one at a time first: two threads can otherwise both pop the same
+        # waiting trial from an RDB storage (SQLite has no row locks) and one fails to `tell` it.
+        waiting = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)))
+        first = 0 if jobs == 1 else waiting if trials is None else min(waiting, trials)
+        if first:
+            study.optimize(objective, n_trials=first, timeout=timeout, callbacks=[track])
+        left = None if trials is None else trials - first
+        if left is None or left > 0:
+            remaining = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
+            study.optimize(
+                objective, n_trials=left, timeout=remaining, n_jobs=jobs, callbacks=[track]
+            )
+    except BaseException:
+        board.end_run(parent, status="KILLED")
+        raise
+    best = _best(study)
+    if best is None:
+        board.end_run(parent, status="FAILED")
+        raise HarnessError(f"study '{name}': no trial completed (all pruned or failed)")
+    params = dict(best.params)
+    best_score = float(best.values[0])
+    seconds = time.monotonic() - started
+
+    with tempfile.TemporaryDirectory() as tmp:
+        artifacts = _artifacts(Path(tmp), study, baseline, params, comp, seed, folds)
+        board.end_run(
+            parent,
+            metrics={"best_cv_score": best_score, "trials": len(study.trials)},
+            artifacts=artifacts,
+        )
+        submission = None
+        if submit:
+            submission = _submit(
+                comp, settings, baseline, data, params, best, seed, len(study.trials), artifacts
+            )
+    return TuneResult(
+        study=study,
+        baseline=baseline,
+        cv_score=best_score,
+        cv_std=float(best.user_attrs.get("cv_std", 0.0)),
+        params=params,
+        seconds=seconds,
+        submission=submission,
+    )
+
+
+def _best(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
+    import optuna
+
+    complete = [t for t in study.trials if t.state is optuna.trial.TrialState.COMPLETE]
+    if not complete:
+        return None
+    return study.best_trial
+
+
+def _splits(comp: Competition, data: Data, folds: int, seed: int) -> list[tuple[Any, Any]]:
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    from baselines.data import is_classification
+
+    if is_classification(comp):
+        splitter: Any = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    else:
+        splitter = KFold(folds, shuffle=True, random_state=seed)
+    return list(splitter.split(data.x_train, data.y_train))
+
+
+def _storage(settings: Settings, comp: Competition, storage: str | None, fixed: bool) -> Any:
+    """Any Optuna storage URL; by default an append-only journal file in HARNESS_HOME, which
+    several processes on one machine can share (SQLite is for one machine too, and slower)."""
+    import optuna
+
+    if fixed:
+        return None  # running the defaults once needs no persistence
+    if storage:
+        return storage
+    path = settings.home / "optuna" / f"{comp.id}.journal"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from optuna.storages.journal import JournalFileBackend
+
+    backend = JournalFileBackend(str(path))
+    return optuna.storages.JournalStorage(backend)
+
+
+def _artifacts(
+    folder: Path,
+    study: optuna.Study,
+    baseline: Baseline,
+    params: dict[str, Any],
+    comp: Competition,
+    seed: int,
+    folds: int,
+) -> list[Path]:
+    """The config and source that reproduce the entry, and Optuna's plots as images."""
+    config = folder / "config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "competition": comp.id,
+                "model": baseline.name,
+                "params": params,
+                "seed": seed,
+                "folds": folds,
+                "study": study.study_name,
+            },
+            indent=1,
+        )
+    )
+    paths = [config]
+    if baseline.source is not None:
+        paths.append(baseline.source)
+    paths += _plots(folder, study)
+    return paths
+
+
+def _plots(folder: Path, study: optuna.Study) -> list[Path]:
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import warnings
+
+    import matplotlib.pyplot as plt
+    from optuna.visualization import matplotlib as vis
+
+    made = []
+    for name, draw in (
+        ("optimization_history.png", vis.plot_optimization_history),
+        ("param_importances.png", vis.plot_param_importances),
+    ):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                draw(study)
+            plt.gcf().savefig(folder / name, dpi=80, bbox_inches="tight")
+            made.append(folder / name)
+        except (ValueError, RuntimeError):  # e.g. importances need two finished trials
+            pass
+        finally:
+            plt.close("all")
+    return made
+
+
+def _submit(
+    comp: Competition,
+    settings: Settings,
+    baseline: Baseline,
+    data: Data,
+    params: dict[str, Any],
+    best: optuna.trial.FrozenTrial,
+    seed: int,
+    trials: int,
+    artifacts: list[Path],
+) -> SubmissionResult:
+    import pandas as pd
+
+    from harness.api import submit
+
+    estimator = baseline.build(params, comp, data.columns, seed)
+    estimator.fit(data.x_train, data.y_train)
+    frame = pd.DataFrame(
+        {
+            comp.id_column: data.test_ids,
+            comp.target_columns[0]: predict(comp, estimator, data.x_test),
+        }
+    )
+    score = float(best.values[0])
+    return submit(
+        comp.id,
+        frame,
+        message=f"{baseline.name}: CV {score:.5f} ({trials} trial{'s' if trials > 1 else ''})",
+        participant=f"baseline/{baseline.name}",
+        kind="baseline",
+        home=settings.home,
+        tracking_uri=settings.tracking_uri,
+        params=params,
+        metrics={"cv_score": score, "cv_std": float(best.user_attrs.get("cv_std", 0.0))},
+        artifacts=artifacts,
+    )

@@ -1,0 +1,294 @@
+"""What notebooks and scripts call. Every function takes the competition id first and
+keyword-only options; ``home`` and ``tracking_uri`` default to ``HARNESS_HOME`` and
+``MLFLOW_TRACKING_URI`` (see :mod:`harness.settings`)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from harness.preparation import Preparation
+    from harness.submission import Aligned
+    from leaderboard import Entry
+
+Predictions = "str | os.PathLike[str] | pd.DataFrame"
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    entry: Entry
+    rank: int  # the participant's rank on the public leaderboard after this submission
+    participants: int
+    best_public: float  # the participant's best public score so far (their ranked entry)
+
+    @property
+    def public_score(self) -> float:
+        return self.entry.public_score
+
+
+def default_participant() -> str:
+    return os.environ.get("HARNESS_PARTICIPANT") or getpass.getuser()
+
+
+def list_competitions(*, home: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """Every registered competition: id, title, task, metric, prepared or not, sizes."""
+    import pandas as pd
+
+    from harness.preparation import _read_manifest_or_none
+    from harness.registry import competitions
+
+    settings = Settings.resolve(home)
+    rows = []
+    for comp in competitions().values():
+        manifest = _read_manifest_or_none(settings.private_dir(comp.id)) or {}
+        rows_of = manifest.get("rows", {})
+        rows.append(
+            {
+                "id": comp.id,
+                "title": comp.title,
+                "task": comp.task.value,
+                "metric": f"{comp.metric.name} ({comp.metric.direction})",
+                "prepared": bool(manifest),
+                "train": rows_of.get("train"),
+                "test": rows_of.get("test"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def prepare(
+    competition: str,
+    raw: str | os.PathLike[str] | None = None,
+    *,
+    force: bool = False,
+    home: str | os.PathLike[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Preparation:
+    from harness import preparation as prep
+    from harness.registry import get_competition
+
+    return prep.prepare(
+        get_competition(competition),
+        Settings.resolve(home),
+        raw=None if raw is None else Path(raw),
+        force=force,
+        progress=progress,
+    )
+
+
+def describe(competition: str, *, home: str | os.PathLike[str] | None = None) -> str:
+    """The competition's description (with file sizes once it is prepared)."""
+    from harness.preparation import DESCRIPTION, describe, is_prepared
+    from harness.registry import get_competition
+
+    comp, settings = get_competition(competition), Settings.resolve(home)
+    if is_prepared(comp, settings):
+        return (settings.public_dir(comp.id) / DESCRIPTION).read_text(encoding="utf-8")
+    return describe(comp) + f"\nNot prepared yet: run `harness prepare {comp.id}`.\n"
+
+
+def download(
+    competition: str,
+    *,
+    force: bool = False,
+    url: str | None = None,
+    home: str | os.PathLike[str] | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> Path:
+    """Fetch the raw data (official URL with resume and checksum, else the Kaggle API)."""
+    from harness.registry import get_competition
+    from harness.sources import download
+
+    comp = get_competition(competition)
+    return download(comp, Settings.resolve(home), force=force, url=url, progress=progress)
+
+
+def validate(
+    competition: str, predictions: Any, *, home: str | os.PathLike[str] | None = None
+) -> Aligned:
+    """Check a submission (a CSV path or a DataFrame); raise InvalidSubmission on problems."""
+    from harness.registry import get_competition
+    from harness.submission import validate
+
+    comp, settings = get_competition(competition), Settings.resolve(home)
+    with _as_file(predictions, settings) as (path, name):
+        return validate(comp, settings, path, name=name)
+
+
+def submit(
+    competition: str,
+    predictions: Any,
+    *,
+    message: str = "",
+    participant: str | None = None,
+    kind: str = "submission",
+    home: str | os.PathLike[str] | None = None,
+    tracking_uri: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, float] | None = None,
+    tags: Mapping[str, str] | None = None,
+    artifacts: Sequence[Path] = (),
+) -> SubmissionResult:
+    """Validate, score and record a submission; return its entry and public rank.
+
+    An invalid submission raises :class:`~harness.errors.InvalidSubmission` and records nothing.
+    ``metrics``, ``params``, ``tags`` and ``artifacts`` are logged on the run too (baselines
+    log their CV score and config there).
+    """
+    from harness.registry import get_competition
+    from harness.submission import score, validate
+    from leaderboard import Leaderboard
+
+    comp, settings = get_competition(competition), Settings.resolve(home, tracking_uri)
+    who = participant or default_participant()
+    with _as_file(predictions, settings) as (path, name):
+        aligned = validate(comp, settings, path, name=name)
+        scores = score(comp, settings, aligned)
+        board = Leaderboard(settings)
+        entry = board.record(
+            comp,
+            participant=who,
+            kind=kind,
+            message=message,
+            public_score=scores.public,
+            private_score=scores.private,
+            file=path,
+            extra={**scores.extra, **(metrics or {})},
+            params=params,
+            tags=tags,
+            artifacts=artifacts,
+        )
+    table = board.standings(comp)
+    mine = table[table["participant"] == who]
+    return SubmissionResult(
+        entry=entry,
+        rank=int(mine["rank"].iloc[0]),
+        participants=len(table),
+        best_public=float(mine["score"].iloc[0]),
+    )
+
+
+def leaderboard(
+    competition: str,
+    *,
+    private: bool = False,
+    home: str | os.PathLike[str] | None = None,
+    tracking_uri: str | None = None,
+) -> pd.DataFrame:
+    """Standings, one row per participant: public by default, private with rank change."""
+    from harness.registry import get_competition
+    from leaderboard import Leaderboard
+
+    comp = get_competition(competition)
+    return Leaderboard(Settings.resolve(home, tracking_uri)).standings(comp, private=private)
+
+
+def submissions(
+    competition: str,
+    participant: str | None = None,
+    *,
+    home: str | os.PathLike[str] | None = None,
+    tracking_uri: str | None = None,
+) -> pd.DataFrame:
+    """Submission history, oldest first: time, participant, kind, message, public score."""
+    from harness.registry import get_competition
+    from leaderboard import Leaderboard
+
+    comp = get_competition(competition)
+    return Leaderboard(Settings.resolve(home, tracking_uri)).history(comp, participant)
+
+
+class _as_file:
+    """A CSV path as is, or a DataFrame written to a temporary ``submission.csv``."""
+
+    def __init__(self, predictions: Any, settings: Settings) -> None:
+        self.predictions = predictions
+        self.settings = settings
+        self.tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    def __enter__(self) -> tuple[Path, str]:
+        if isinstance(self.predictions, str | os.PathLike):
+            path = Path(self.predictions)
+            return path, str(self.predictions)
+        if not hasattr(self.predictions, "to_csv"):
+            raise TypeError(
+                "predictions must be a CSV path or a pandas DataFrame, "
+                f"got {type(self.predictions).__name__}"
+            )
+        staging = self.settings.home / ".staging"
+        staging.mkdir(parents=True, exist_ok=True)
+        self.tmp = tempfile.TemporaryDirectory(dir=staging)
+        path = Path(self.tmp.name) / "submission.csv"
+        self.predictions.to_csv(path, index=False)
+        return path, "DataFrame"
+
+    def __exit__(self, *exc: object) -> None:
+        if self.tmp is not None:
+            self.tmp.cleanup()
+
+
+def tune(
+    competition: str,
+    *,
+    model: str | None = None,
+    trials: int | None = 20,
+    timeout: float | None = None,
+    jobs: int = 1,
+    study: str | None = None,
+    storage: str | None = None,
+    seed: int = 0,
+    submit: bool = True,
+    home: str | os.PathLike[str] | None = None,
+    tracking_uri: str | None = None,
+    progress: Callable[[Any], None] | None = None,
+) -> Any:
+    """Tune a baseline with Optuna (CV on public train) and submit the best as
+    ``baseline/<model>``; returns a :class:`baselines.tune.TuneResult` (``.study``, ``.entry``)."""
+    from baselines.tune import tune as run
+    from harness.registry import get_competition
+
+    return run(
+        get_competition(competition),
+        Settings.resolve(home, tracking_uri),
+        model=model,
+        trials=trials,
+        timeout=timeout,
+        jobs=jobs,
+        study_name=study,
+        storage=storage,
+        seed=seed,
+        submit=submit,
+        progress=progress,
+    )
+
+
+def baseline(
+    competition: str,
+    *,
+    model: str | None = None,
+    seed: int = 0,
+    home: str | os.PathLike[str] | None = None,
+    tracking_uri: str | None = None,
+) -> Any:
+    """Train a baseline with its defaults (CV scored too) and submit it as ``baseline/<model>``."""
+    from baselines.tune import tune as run
+    from harness.registry import get_competition
+
+    return run(
+        get_competition(competition),
+        Settings.resolve(home, tracking_uri),
+        model=model,
+        trials=1,
+        seed=seed,
+        fixed=True,
+    )

@@ -1,0 +1,576 @@
+"""``harness``: a thin click shell over the library. Parse, call, print; nothing else.
+
+Heavy imports (pandas, mlflow, rich) happen inside commands so ``harness --help`` is instant.
+Library errors (:class:`HarnessError`) become ``Error: …`` and exit 1; bad arguments exit 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from harness.settings import DEFAULT_HOME_HELP, HOME_ENV
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class HarnessGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        from harness.errors import HarnessError
+
+        try:
+            return super().invoke(ctx)
+        except HarnessError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+class CompetitionType(click.ParamType):
+    name = "competition"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from harness.errors import UnknownCompetition
+        from harness.registry import get_competition
+
+        try:
+            return get_competition(str(value)).id
+        except UnknownCompetition as exc:
+            known = ", ".join(exc.known)
+            self.fail(f"{exc} — known: {known}", param, ctx)
+
+
+COMPETITION = click.argument("competition", type=CompetitionType())
+FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+
+
+def home_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--home",
+        envvar=HOME_ENV,
+        type=click.Path(file_okay=False),
+        help=f"Data home [env {HOME_ENV}; default {DEFAULT_HOME_HELP}].",
+    )(f)
+
+
+def store_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--home`` and ``--tracking-uri``, for every command that reads or writes the board."""
+    f = click.option(
+        "--tracking-uri",
+        envvar="MLFLOW_TRACKING_URI",
+        metavar="URI",
+        help="MLflow tracking URI [env MLFLOW_TRACKING_URI; default sqlite:///<home>/mlflow.db].",
+    )(f)
+    return home_option(f)
+
+
+def participant_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--as", "participant", envvar="HARNESS_PARTICIPANT", metavar="NAME", help=help_text
+    )
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal:  # piped: do not squeeze tables into 80 columns
+        console.width = 160
+    return console
+
+
+@click.group(cls=HarnessGroup, context_settings=CONTEXT)
+@click.version_option(package_name="harness")
+def cli() -> None:
+    """Harness: a local Kaggle. Prepare a competition, submit predictions, read the board.
+
+    Data lives in HARNESS_HOME (default $XDG_DATA_HOME/harness, i.e.
+    ~/.local/share/harness): public/<competition>/ holds what you may read,
+    private/<competition>/ the answers. Submissions are MLflow runs
+    (default store sqlite:///<home>/mlflow.db; set MLFLOW_TRACKING_URI for a team server).
+
+    \b
+    Example:
+      harness prepare titanic && harness describe titanic
+    """
+
+
+@cli.command("list")
+@home_option
+def list_command(home: str | None) -> None:
+    """Every registered competition: metric, prepared or not, sizes.
+
+    \b
+    Example:
+      harness list
+    """
+    from rich.table import Table
+
+    import harness
+
+    frame = harness.list_competitions(home=home)
+    table = Table("competition", "task", "metric", "prepared", "train", "test")
+    for row in frame.itertuples():
+        table.add_row(
+            row.id,
+            row.task,
+            row.metric,
+            "yes" if row.prepared else "no",
+            _n(row.train),
+            _n(row.test),
+        )
+    _console().print(table)
+
+
+@cli.command()
+@COMPETITION
+@click.option(
+    "--raw",
+    type=click.Path(exists=True, path_type=Path),
+    metavar="PATH",
+    help="Kaggle archive or folder to prepare from [default: a previous `harness "
+    "download`, else the data embedded in the package].",
+)
+@click.option("--force", is_flag=True, help="Prepare again even if already prepared.")
+@home_option
+def prepare(competition: str, raw: Path | None, force: bool, home: str | None) -> None:
+    """Split the raw data into public files and private answers.
+
+    \b
+    Example:
+      harness prepare titanic
+      harness prepare house-prices --raw house-prices-advanced-regression-techniques.zip
+    """
+    import harness
+
+    err = _console(stderr=True)
+    with err.status(f"preparing {competition}") as status:
+        done = harness.prepare(
+            competition, raw, force=force, home=home, progress=lambda msg: status.update(msg)
+        )
+    rows = done.manifest.get("rows", {})
+    for note in done.manifest.get("notes", []):
+        click.echo(f"note: {note}")
+    if done.skipped:
+        click.echo(
+            f"{competition} is already prepared (from {done.manifest['raw']}); "
+            "--force prepares it again."
+        )
+    else:
+        click.echo(
+            f"{competition} prepared from {done.manifest['raw']}: "
+            f"{_n(rows.get('train'))} train rows, {_n(rows.get('test'))} test rows."
+        )
+    click.echo(f"public files: {done.public}")
+
+
+@cli.command()
+@COMPETITION
+@home_option
+def describe(competition: str, home: str | None) -> None:
+    """Overview, metric, files and submission format.
+
+    \b
+    Example:
+      harness describe titanic
+    """
+    from rich.markdown import Markdown
+
+    import harness
+
+    _console().print(Markdown(harness.describe(competition, home=home)))
+
+
+@cli.command()
+@COMPETITION
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("-m", "--message", default="", help="A note to remember this submission by.")
+@participant_option("Participant name [env HARNESS_PARTICIPANT; default: your user name].")
+@store_options
+def submit(
+    competition: str,
+    file: Path,
+    message: str,
+    participant: str | None,
+    home: str | None,
+    tracking_uri: str | None,
+) -> None:
+    """Validate, score and record a submission; print its public score and rank.
+
+    \b
+    Example:
+      harness submit titanic preds.csv -m "gbm, 5 features" --as alice
+    """
+    import harness
+
+    result = harness.submit(
+        competition,
+        file,
+        message=message,
+        participant=participant,
+        home=home,
+        tracking_uri=tracking_uri,
+    )
+    entry = result.entry
+    comp = _competition(competition)
+    extra = "".join(
+        f", {k.removesuffix('_public')} {v:.5f}"
+        for k, v in entry.extra.items()
+        if k.endswith("_public")
+    )
+    click.echo(
+        f"{competition}: {entry.participant}'s submission scored {entry.public_score:.5f}"
+        f" on the public leaderboard ({comp.metric.name}, {comp.metric.direction}"
+        f"{extra})."
+    )
+    click.echo(
+        f"Rank {result.rank} of {result.participants} (your best: "
+        f"{result.best_public:.5f}). Private scores: "
+        f"`harness leaderboard {competition} --private`."
+    )
+
+
+@cli.command()
+@COMPETITION
+@click.argument("file", type=click.Path(path_type=Path))
+@home_option
+def validate(competition: str, file: Path, home: str | None) -> None:
+    """Check a submission file as `submit` would, without recording it.
+
+    \b
+    Example:
+      harness validate titanic preds.csv
+    """
+    import harness
+
+    aligned = harness.validate(competition, file, home=home)
+    click.echo(f"{file}: valid submission for {competition} ({len(aligned.ids):,} rows).")
+
+
+@cli.command()
+@COMPETITION
+@participant_option("Only this participant's submissions.")
+@FORMAT
+@store_options
+def submissions(
+    competition: str, participant: str | None, fmt: str, home: str | None, tracking_uri: str | None
+) -> None:
+    """Submission history, oldest first: time, message, public score, status.
+
+    \b
+    Example:
+      harness submissions titanic --as alice
+    """
+    import harness
+
+    frame = harness.submissions(competition, participant, home=home, tracking_uri=tracking_uri)
+    _print_frame(frame.drop(columns=["run_id"]), fmt, title=f"{competition} submissions")
+
+
+@cli.command()
+@COMPETITION
+@click.option("--private", is_flag=True, help="Reveal the private leaderboard and rank changes.")
+@FORMAT
+@store_options
+def leaderboard(
+    competition: str, private: bool, fmt: str, home: str | None, tracking_uri: str | None
+) -> None:
+    """Standings: each participant's best public submission, ranked.
+
+    \b
+    Example:
+      harness leaderboard titanic --private --format csv
+    """
+    import harness
+
+    frame = harness.leaderboard(competition, private=private, home=home, tracking_uri=tracking_uri)
+    comp = _competition(competition)
+    view = "private" if private else "public"
+    title = f"{comp.title}: {view} leaderboard ({comp.metric.name}, {comp.metric.direction})"
+    _print_frame(frame, fmt, title=title)
+
+
+@cli.command()
+@click.option("--port", default=5000, show_default=True, help="Port on 127.0.0.1.")
+@store_options
+def ui(port: int, home: str | None, tracking_uri: str | None) -> None:
+    """Open the MLflow UI on 127.0.0.1 over the leaderboard's store.
+
+    \b
+    Example:
+      harness ui --port 5001
+    """
+    import subprocess
+
+    from harness.settings import Settings
+
+    settings = Settings.resolve(home, tracking_uri)
+    if not settings.tracking_uri.startswith("sqlite:"):
+        click.echo(f"The store is a tracking server: open {settings.tracking_uri} in a browser.")
+        return
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        settings.tracking_uri,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    click.echo(f"MLflow UI on http://127.0.0.1:{port} (Ctrl-C stops it)", err=True)
+    try:
+        sys.exit(subprocess.call(command))
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
+@cli.command()
+@COMPETITION
+@click.option("--force", is_flag=True, help="Download again even if already downloaded.")
+@click.option("--url", metavar="URL", help="A mirror of the official archive (same checksum).")
+@home_option
+def download(competition: str, force: bool, url: str | None, home: str | None) -> None:
+    """Download the raw data: the publisher's official URL (resumable, checksum-verified) or,
+    for Kaggle-only data, the Kaggle API (needs `pip install kaggle` and a token).
+
+    \b
+    Example:
+      harness download cifar10 && harness prepare cifar10
+    """
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    import harness
+
+    columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(f"{competition}", *columns, console=_console(stderr=True)) as bar:
+        task = bar.add_task("download", total=None)
+        path = harness.download(
+            competition,
+            force=force,
+            url=url,
+            home=home,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    click.echo(f"{competition}: raw data in {path}; `harness prepare {competition}` uses it.")
+
+
+MODEL = click.option("--model", metavar="NAME", help="Which baseline (see `harness baselines`).")
+SEED = click.option("--seed", default=0, show_default=True, help="Seeds folds, sampler, models.")
+
+
+@cli.command("baselines")
+def baselines_command() -> None:
+    """Which baselines exist, and for which task kinds.
+
+    \b
+    Example:
+      harness baselines
+    """
+    from rich.table import Table
+
+    from baselines import DEFAULT_ORDER, baselines
+
+    table = Table("baseline", "kind", "tasks", "what", "default")
+    for (kind, name), b in sorted(baselines().items()):
+        tasks = ", ".join(sorted(t.value for t in b.tasks))
+        default = "yes" if name == DEFAULT_ORDER[0] else ""
+        table.add_row(name, kind, tasks, b.summary, default)
+    _console().print(table)
+
+
+@cli.command()
+@COMPETITION
+@MODEL
+@SEED
+@store_options
+def baseline(
+    competition: str, model: str | None, seed: int, home: str | None, tracking_uri: str | None
+) -> None:
+    """Train a baseline with its defaults, score it by 5-fold CV on the public train, and
+    submit it as participant baseline/<model>.
+
+    \b
+    Example:
+      harness baseline house-prices --model gbm
+    """
+    import harness
+
+    err = _console(stderr=True)
+    with err.status(f"{competition}: training the default baseline"):
+        result = harness.baseline(
+            competition, model=model, seed=seed, home=home, tracking_uri=tracking_uri
+        )
+    _report_tuning(competition, result)
+
+
+@cli.command()
+@COMPETITION
+@MODEL
+@click.option("--trials", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="Stop starting trials after this long.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Trials in parallel (threads).",
+)
+@click.option(
+    "--study",
+    metavar="NAME",
+    help="Study name [default: <competition>-<model>]; "
+    "an existing study continues where it stopped.",
+)
+@click.option(
+    "--storage",
+    metavar="URL",
+    help="Optuna storage URL (e.g. postgresql://…) for "
+    "many workers [default: a journal file in HARNESS_HOME].",
+)
+@SEED
+@store_options
+def tune(
+    competition: str,
+    model: str | None,
+    trials: int,
+    timeout: float | None,
+    jobs: int,
+    study: str | None,
+    storage: str | None,
+    seed: int,
+    home: str | None,
+    tracking_uri: str | None,
+) -> None:
+    """Tune a baseline with Optuna on the public train (k-fold CV, pruning), track every trial
+    in MLflow, and submit the best as participant baseline/<model>.
+
+    \b
+    Example:
+      harness tune titanic --trials 100 --timeout 600 --model gbm
+    """
+    import harness
+
+    def show(p: Any) -> None:
+        value = "pruned" if p.value is None else f"{p.value:.5f}"
+        total = f"/{p.trials}" if p.trials else ""
+        eta = ""
+        if p.trials:
+            eta = f"  ETA {_clock(p.elapsed / p.trial * (p.trials - p.trial))}"
+        click.echo(
+            f"trial {p.trial}{total}  {value:>9}  best {p.best:.5f} (#{p.best_trial})  "
+            f"elapsed {_clock(p.elapsed)}{eta}",
+            err=True,
+        )
+
+    result = harness.tune(
+        competition,
+        model=model,
+        trials=trials,
+        timeout=timeout,
+        jobs=jobs,
+        study=study,
+        storage=storage,
+        seed=seed,
+        home=home,
+        tracking_uri=tracking_uri,
+        progress=show,
+    )
+    _report_tuning(competition, result)
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+def _report_tuning(competition: str, result: Any) -> None:
+    entry = result.submission.entry
+    params = ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.params.items()
+    )
+    click.echo(
+        f"{competition}: {result.baseline.name} CV {result.cv_score:.5f} ± {result.cv_std:.5f} "
+        f"({len(result.study.trials)} trial(s) in study '{result.study.study_name}', "
+        f"{result.seconds:.1f} s)"
+    )
+    click.echo(f"best params: {params}")
+    click.echo(
+        f"submitted as {entry.participant}: public score {entry.public_score:.5f}, rank "
+        f"{result.submission.rank} of {result.submission.participants}; see `harness ui`"
+    )
+
+
+def _competition(name: str) -> Any:
+    from harness.registry import get_competition
+
+    return get_competition(name)
+
+
+def _n(value: Any) -> str:
+    import math
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{int(value):,}"
+
+
+def _print_frame(frame: Any, fmt: str, *, title: str) -> None:
+    if fmt == "csv":
+        click.echo(frame.to_csv(index=False), nl=False)
+        return
+    if fmt == "json":
+        click.echo(frame.to_json(orient="records", date_format="iso", indent=1))
+        return
+    from rich.table import Table
+
+    table = Table()
+    for column in frame.columns:
+        table.add_column(
+            str(column), justify="right" if frame[column].dtype.kind in "iuf" else "left"
+        )
+    for row in frame.itertuples(index=False):
+        table.add_row(*(_cell(v) for v in row))
+    if frame.empty:
+        click.echo(f"{title}: no submissions yet.")
+        return
+    click.echo(title)
+    _console().print(table)
+
+
+def _cell(value: Any) -> str:
+    import pandas as pd
+
+    if isinstance(value, float):
+        return "-" if value != value else f"{value:.5f}"
+    if isinstance(value, pd.Timestamp):
+        return value.tz_convert(None).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return str(value)
+
+
+main = functools.partial(cli, prog_name="harness")
+
+
+if __name__ == "__main__":
+    main()

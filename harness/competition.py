@@ -1,0 +1,72 @@
+"""What a competition declares. One frozen :class:`Competition` per folder in ``competitions/``."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # numpy stays out of `harness --help`
+    from harness.metrics import Metric
+
+#: ``prepare(raw, public, private)``: read the raw data in ``raw`` (a directory) and write the
+#: participants' files into ``public`` and the answers into ``private``, nowhere else. It may
+#: return notes for the user (e.g. which unreadable images it skipped); they are kept in the
+#: manifest and printed by `harness prepare`.
+PrepareFn = Callable[[Path, Path, Path], "list[str] | None"]
+
+
+@dataclass(frozen=True)
+class Download:
+    """A publisher's official archive: fetched with resume and checked against its sha256."""
+
+    url: str
+    filename: str
+    sha256: str
+    size: int | None = None  # bytes, when the publisher's file size is known
+
+
+class Task(enum.Enum):
+    TABULAR_CLASSIFICATION = "tabular-classification"
+    TABULAR_REGRESSION = "tabular-regression"
+    IMAGE_CLASSIFICATION = "image-classification"
+    TEXT_CLASSIFICATION = "text-classification"
+
+    @property
+    def is_classification(self) -> bool:
+        return self is not Task.TABULAR_REGRESSION
+
+
+@dataclass(frozen=True, kw_only=True)
+class Competition:
+    id: str  # Kaggle's slug: `harness submit <id>`
+    title: str
+    task: Task
+    metric: Metric
+    id_column: str
+    target_columns: tuple[str, ...]
+    prepare: PrepareFn
+    description: str  # markdown: overview, data, and why the split sizes are what they are
+    labels: tuple[Any, ...] | None = None  # the allowed predictions when the metric needs labels
+    extra_metrics: tuple[Metric, ...] = ()  # shown beside the score, never used to rank
+    public_fraction: float = 0.5  # share of test rows scored on the public leaderboard
+    seed: int = 0  # seeds every split this competition makes
+    embedded_raw: Path | None = None  # raw data shipped inside the package, if any
+    kaggle_slug: str | None = None  # for `harness download` through the Kaggle API
+    download: Download | None = None  # an official URL, preferred over the Kaggle API
+    extract_raw: bool = True  # False: `prepare` gets the archive itself, to stream (walk_raw)
+    raw_hint: str = ""  # what `--raw` expects, for error messages and `harness describe`
+    version: int = 1  # bump when `prepare` changes its output, so old preparations are redone
+    extras: dict[str, Any] = field(default_factory=dict)  # competition-specific hints
+
+    def __post_init__(self) -> None:
+        if not 0 < self.public_fraction < 1:
+            raise ValueError(f"public_fraction must be in (0, 1), got {self.public_fraction}")
+        if not self.target_columns:
+            raise ValueError(f"{self.id}: at least one target column is required")
+
+    @property
+    def submission_columns(self) -> tuple[str, ...]:
+        return (self.id_column, *self.target_columns)

@@ -1,0 +1,61 @@
+"""Errors a user can cause. The CLI prints them as ``Error: …`` and exits 1.
+
+Anything that is not a :class:`HarnessError` is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+
+
+class HarnessError(Exception):
+    """A mistake in the user's input or environment, with a message that names it."""
+
+
+class UnknownCompetition(HarnessError):
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        self.name = name
+        self.known = sorted(known)
+        super().__init__(f"unknown competition '{name}'{did_you_mean(name, self.known)}")
+
+
+class NotPrepared(HarnessError):
+    def __init__(self, competition: str) -> None:
+        super().__init__(
+            f"competition '{competition}' is not prepared: run `harness prepare {competition}`"
+        )
+
+
+class RawDataError(HarnessError):
+    """The raw data is missing, unreadable or not in the publisher's format."""
+
+
+class IntegrityError(HarnessError):
+    """A prepared file no longer matches the checksum recorded when it was prepared."""
+
+
+class DownloadError(HarnessError):
+    """Downloading raw data failed (offline, no credentials, bad checksum)."""
+
+
+class StoreError(HarnessError):
+    """The leaderboard store (MLflow) cannot be reached or used."""
+
+
+class InvalidSubmission(HarnessError):
+    """A submission file breaks the competition's format. Lists every problem at once."""
+
+    def __init__(self, source: str, problems: Sequence[str]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        super().__init__(f"{source}: " + "; ".join(self.problems))
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest candidate, or an empty string."""
+    lowered = {c.lower(): c for c in candidates}
+    if name.lower() in lowered:
+        return f" (did you mean '{lowered[name.lower()]}'?)"
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    return f" (did you mean '{lowered[close[0]]}'?)" if close else ""

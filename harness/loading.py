@@ -1,0 +1,70 @@
+"""One-line loaders: ``harness.load("titanic")`` → DataFrames; ``harness.load("cifar10")`` →
+uint8 arrays ready for torch or sklearn. Only public files are read."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from harness.competition import Task
+from harness.settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class Tables:
+    """A tabular or text competition: the public CSVs as DataFrames."""
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+    sample_submission: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class Images:
+    """An image competition: ``x_*`` are uint8 ``(n, size, size, 3)``, memory-mapped, in id
+    order; ``y_train`` holds class indices into ``classes``; ``test_ids`` match ``x_test``."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    train_ids: np.ndarray
+    test_ids: np.ndarray
+    classes: tuple[str, ...]
+    sample_submission: pd.DataFrame
+
+
+def load(
+    competition: str, *, size: int | None = None, home: str | os.PathLike[str] | None = None
+) -> Tables | Images:
+    """The public data of a prepared competition; ``size`` picks the image size (pixels)."""
+    import pandas as pd
+
+    from harness.images import tensors
+    from harness.preparation import SAMPLE_SUBMISSION, read_manifest
+    from harness.registry import get_competition
+
+    comp, settings = get_competition(competition), Settings.resolve(home)
+    read_manifest(comp, settings)  # raises NotPrepared
+    public = settings.public_dir(comp.id)
+    sample = pd.read_csv(public / SAMPLE_SUBMISSION)
+    if comp.task is not Task.IMAGE_CLASSIFICATION:
+        return Tables(pd.read_csv(public / "train.csv"), pd.read_csv(public / "test.csv"), sample)
+    size = size or int(comp.extras["image_size"])
+    ext = str(comp.extras["image_ext"])
+    train_ids = pd.read_csv(public / "train.csv")[comp.id_column].to_numpy()
+    classes = tuple(str(c) for c in comp.labels) if comp.labels else ("0", "1")
+    return Images(
+        x_train=tensors(public, "train", size, ext),
+        y_train=np.load(public / "tensors" / "train_labels.npy"),
+        x_test=tensors(public, "test", size, ext),
+        train_ids=train_ids,
+        test_ids=sample[comp.id_column].to_numpy(),
+        classes=classes,
+        sample_submission=sample,
+    )

@@ -1,0 +1,161 @@
+"""Competition metrics. Names say the direction: ``*_score`` higher is better, ``*_error`` /
+``*_loss`` lower is better, and every :class:`Metric` declares it.
+
+Each function takes aligned ``(y_true, y_pred)`` arrays and returns a plain ``float``. They are
+written in numpy (scikit-learn's import alone costs half a second per submit) and tested
+against scikit-learn's reference implementations on random inputs.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+ArrayLike = npt.ArrayLike
+
+#: Kaggle's clipping for log loss: predictions are kept in [EPS, 1 - EPS].
+LOG_LOSS_EPS = 1e-15
+
+
+class Needs(enum.Enum):
+    """What a metric requires of the predicted values; the validator checks it."""
+
+    LABELS = "labels"  # one of the competition's labels
+    PROBABILITIES = "probabilities"  # a real number in [0, 1]
+    FINITE = "finite"  # any finite real number
+    POSITIVE = "positive"  # a finite real number > 0
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    fn: Callable[[ArrayLike, ArrayLike], float]
+    greater_is_better: bool
+    needs: Needs
+    description: str = ""
+
+    def __call__(self, y_true: ArrayLike, y_pred: ArrayLike) -> float:
+        return self.fn(y_true, y_pred)
+
+    @property
+    def direction(self) -> str:
+        return "higher is better" if self.greater_is_better else "lower is better"
+
+    def is_better(self, a: float, b: float) -> bool:
+        """Whether score ``a`` beats score ``b`` (ties are not better)."""
+        return a > b if self.greater_is_better else a < b
+
+
+def _check_pair(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    t, p = np.asarray(y_true), np.asarray(y_pred)
+    if t.shape != p.shape or t.ndim != 1:
+        raise ValueError(
+            f"y_true and y_pred must be 1-d of one length, got {t.shape} and {p.shape}"
+        )
+    if t.size == 0:
+        raise ValueError("cannot score an empty set of predictions")
+    return t, p
+
+
+def _check_real(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    t, p = _check_pair(y_true, y_pred)
+    t, p = t.astype(np.float64), p.astype(np.float64)
+    if not (np.isfinite(t).all() and np.isfinite(p).all()):
+        raise ValueError("y_true and y_pred must be finite")
+    return t, p
+
+
+def _check_binary(y_true: ArrayLike) -> np.ndarray:
+    t = np.asarray(y_true).astype(np.float64)
+    if not np.isin(t, (0.0, 1.0)).all():
+        raise ValueError("y_true must hold only 0 and 1")
+    return t
+
+
+def accuracy_score(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Fraction of predictions equal to the truth."""
+    t, p = _check_pair(y_true, y_pred)
+    return float(np.mean(t == p))
+
+
+def rmse_log_error(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Root mean squared error between log(prediction) and log(truth) (Kaggle House Prices).
+
+    Non-positive values have no logarithm: that is an error, never a NaN.
+    """
+    t, p = _check_real(y_true, y_pred)
+    if (t <= 0).any() or (p <= 0).any():
+        raise ValueError("rmse_log_error needs positive y_true and y_pred")
+    return float(np.sqrt(np.mean(np.square(np.log(p) - np.log(t)))))
+
+
+def log_loss(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Binary cross-entropy of P(class 1), predictions clipped to [1e-15, 1 - 1e-15] (Kaggle)."""
+    t, p = _check_real(y_true, y_pred)
+    t = _check_binary(t)
+    p = np.clip(p, LOG_LOSS_EPS, 1 - LOG_LOSS_EPS)
+    return float(-np.mean(t * np.log(p) + (1 - t) * np.log1p(-p)))
+
+
+def roc_auc_score(y_true: ArrayLike, y_score: ArrayLike) -> float:
+    """Area under the ROC curve: the chance a random positive outranks a random negative.
+
+    Computed from average ranks (Mann-Whitney U), so ties count one half, as in scikit-learn.
+    """
+    from scipy.stats import rankdata
+
+    t, s = _check_real(y_true, y_score)
+    t = _check_binary(t)
+    n_pos = float(t.sum())
+    n_neg = t.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("ROC AUC needs both classes in y_true")
+    ranks = rankdata(s)
+    return float((ranks[t == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def accuracy_at_half_score(y_true: ArrayLike, y_score: ArrayLike) -> float:
+    """Accuracy of thresholding a probability at 0.5 (class 1 when score >= 0.5)."""
+    t, s = _check_real(y_true, y_score)
+    return float(np.mean((s >= 0.5) == (_check_binary(t) == 1)))
+
+
+ACCURACY = Metric(
+    "accuracy",
+    accuracy_score,
+    greater_is_better=True,
+    needs=Needs.LABELS,
+    description="fraction of rows whose predicted label equals the truth",
+)
+RMSE_LOG = Metric(
+    "rmse_log",
+    rmse_log_error,
+    greater_is_better=False,
+    needs=Needs.POSITIVE,
+    description="root mean squared error between log(prediction) and log(truth)",
+)
+LOG_LOSS = Metric(
+    "log_loss",
+    log_loss,
+    greater_is_better=False,
+    needs=Needs.PROBABILITIES,
+    description="binary log loss of P(class 1), clipped to [1e-15, 1 - 1e-15]",
+)
+ROC_AUC = Metric(
+    "roc_auc",
+    roc_auc_score,
+    greater_is_better=True,
+    needs=Needs.FINITE,
+    description="area under the ROC curve (only the order of the scores matters)",
+)
+ACCURACY_AT_HALF = Metric(
+    "accuracy",
+    accuracy_at_half_score,
+    greater_is_better=True,
+    needs=Needs.FINITE,
+    description="accuracy with the score thresholded at 0.5",
+)

@@ -1,0 +1,322 @@
+"""Raw data → ``public/`` + ``private/``, with checksums, atomically and idempotently.
+
+A competition's own ``prepare(raw, public, private)`` writes into two empty staging
+directories; this module then adds ``description.md``, hashes every file into
+``private/<id>/MANIFEST.json`` and moves both directories into place. The manifest is written
+last and removed first, so a preparation killed midway is simply "not prepared".
+
+The helpers at the bottom (``write_csv``, ``write_answers``, ``write_sample_submission``) are
+what competition folders use, so every competition splits and writes files the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.competition import Competition
+from harness.errors import IntegrityError, NotPrepared
+from harness.settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MANIFEST = "MANIFEST.json"
+ANSWERS = "answers.csv"
+SAMPLE_SUBMISSION = "sample_submission.csv"
+DESCRIPTION = "description.md"
+USAGE = "Usage"
+PUBLIC, PRIVATE = "Public", "Private"
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Preparation:
+    competition: str
+    public: Path
+    private: Path
+    manifest: dict[str, Any]
+    skipped: bool  # already prepared: nothing was done
+
+
+def prepare(
+    comp: Competition,
+    settings: Settings,
+    *,
+    raw: Path | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> Preparation:
+    """Prepare ``comp`` from ``raw`` (an archive or folder; default: downloaded, then embedded)."""
+    from harness import sources
+
+    say = progress or (lambda _msg: None)
+    public, private = settings.public_dir(comp.id), settings.private_dir(comp.id)
+    with _lock(settings, comp.id):
+        manifest = None if force else _read_manifest_or_none(private)
+        if manifest is not None and manifest.get("version") == comp.version:
+            verify(comp, settings)
+            return Preparation(comp.id, public, private, manifest, skipped=True)
+        staging = settings.home / ".staging" / f"{comp.id}-{uuid.uuid4().hex[:8]}"
+        try:
+            stage_public, stage_private = staging / "public", staging / "private"
+            stage_public.mkdir(parents=True)
+            stage_private.mkdir(parents=True)
+            with sources.raw_directory(comp, settings, raw, progress=say) as (raw_dir, origin):
+                say(f"preparing {comp.id} from {origin}")
+                notes = comp.prepare(raw_dir, stage_public, stage_private) or []
+            _check_layout(comp, stage_public, stage_private)
+            (stage_public / DESCRIPTION).write_text(describe(comp, stage_public), encoding="utf-8")
+            say("computing checksums")
+            manifest = {
+                "competition": comp.id,
+                "version": comp.version,
+                "raw": origin,
+                "notes": notes,
+                "prepared_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "rows": {
+                    "train": _csv_rows(stage_public / "train.csv"),
+                    "test": _csv_rows(stage_private / ANSWERS),
+                },
+                "files": {
+                    **_hash_tree(stage_public, "public"),
+                    **_hash_tree(stage_private, "private"),
+                },
+            }
+            _write_json(stage_private / MANIFEST, manifest)
+            _swap_into_place(staging, public, private)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return Preparation(comp.id, public, private, manifest, skipped=False)
+
+
+def is_prepared(comp: Competition, settings: Settings) -> bool:
+    return (settings.private_dir(comp.id) / MANIFEST).is_file()
+
+
+def read_manifest(comp: Competition, settings: Settings) -> dict[str, Any]:
+    manifest = _read_manifest_or_none(settings.private_dir(comp.id))
+    if manifest is None:
+        raise NotPrepared(comp.id)
+    return manifest
+
+
+def verify(comp: Competition, settings: Settings, files: Iterable[str] | None = None) -> None:
+    """Check prepared files (``"public/train.csv"``…; default all) against the manifest."""
+    recorded: dict[str, str] = read_manifest(comp, settings)["files"]
+    wanted = recorded if files is None else {f: recorded.get(f, "") for f in files}
+    bad = []
+    for rel, digest in wanted.items():
+        path = settings.home / rel.split("/", 1)[0] / comp.id / rel.split("/", 1)[1]
+        if not path.is_file():
+            bad.append(f"{rel} is missing")
+        elif not digest:
+            bad.append(f"{rel} is not in the manifest")
+        elif _cached_sha256(path) != digest:
+            bad.append(f"{rel} changed since it was prepared")
+    if bad:
+        raise IntegrityError(
+            f"{comp.id}: "
+            + "; ".join(bad)
+            + f" — run `harness prepare {comp.id} --force` to prepare it again"
+        )
+
+
+def prepared_file(comp: Competition, settings: Settings, rel: str) -> Path:
+    """Path to a prepared file (``"private/answers.csv"``), checked against its checksum."""
+    verify(comp, settings, [rel])
+    side, name = rel.split("/", 1)
+    return settings.home / side / comp.id / name
+
+
+def describe(comp: Competition, public: Path | None = None) -> str:
+    """The competition's description, with evaluation, files and submission format."""
+    lines = [
+        f"# {comp.title}",
+        "",
+        comp.description.strip(),
+        "",
+        "## Evaluation",
+        "",
+        f"Metric: **{comp.metric.name}** ({comp.metric.direction}): {comp.metric.description}.",
+        f"The test rows are split {comp.public_fraction:.0%} public / "
+        f"{1 - comp.public_fraction:.0%} private (seed {comp.seed}); the public leaderboard "
+        "scores the public part, the private leaderboard is revealed with "
+        "`harness leaderboard --private`.",
+        "",
+        "## Submission format",
+        "",
+        f"A CSV with the columns `{','.join(comp.submission_columns)}`, one row per test id.",
+    ]
+    if comp.labels is not None:
+        lines.append("Allowed values: " + ", ".join(str(v) for v in comp.labels) + ".")
+    if public is not None and (public / SAMPLE_SUBMISSION).is_file():
+        with open(public / SAMPLE_SUBMISSION, encoding="utf-8") as f:
+            head = [next(f, "").rstrip("\n") for _ in range(4)]
+        lines += ["", "```", *[h for h in head if h], "...", "```"]
+    if public is not None:
+        lines += ["", "## Files", ""]
+        for path in sorted(public.iterdir()):
+            lines.append(f"- `{path.name}`: {_size_note(path)}")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers for competitions' prepare functions
+# ---------------------------------------------------------------------------------------------
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Deterministic CSV: no index, ``\\n`` line ends, UTF-8."""
+    frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
+
+
+def assign_usage(n: int, comp: Competition, stratify: Any = None) -> list[str]:
+    """``Public``/``Private`` for ``n`` test rows: ``comp.public_fraction`` public, seeded."""
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    rows = np.arange(n)
+    public_rows, _ = train_test_split(
+        rows, train_size=comp.public_fraction, random_state=comp.seed, stratify=stratify
+    )
+    usage = np.full(n, PRIVATE, dtype=object)
+    usage[public_rows] = PUBLIC
+    return list(usage)
+
+
+def write_answers(
+    private: Path, answers: pd.DataFrame, comp: Competition, stratify: Any = None
+) -> None:
+    """``private/answers.csv``: the id column, the target columns and ``Usage``."""
+    answers = answers[list(comp.submission_columns)].reset_index(drop=True)
+    answers[USAGE] = assign_usage(len(answers), comp, stratify)
+    write_csv(answers, private / ANSWERS)
+
+
+def write_sample_submission(public: Path, ids: Any, comp: Competition, value: Any) -> None:
+    """``public/sample_submission.csv``: every test id with one constant prediction."""
+    import pandas as pd
+
+    frame = pd.DataFrame({comp.id_column: list(ids)})
+    for column in comp.target_columns:
+        frame[column] = value
+    write_csv(frame, public / SAMPLE_SUBMISSION)
+
+
+# ---------------------------------------------------------------------------------------------
+# Internals
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_layout(comp: Competition, public: Path, private: Path) -> None:
+    missing = [p for p in (public / SAMPLE_SUBMISSION, private / ANSWERS) if not p.is_file()]
+    if missing:  # a bug in the competition's prepare, not a user mistake
+        raise RuntimeError(f"{comp.id}: prepare did not write {', '.join(map(str, missing))}")
+
+
+def _read_manifest_or_none(private: Path) -> dict[str, Any] | None:
+    try:
+        with open(private / MANIFEST, encoding="utf-8") as f:
+            manifest: dict[str, Any] = json.load(f)
+            return manifest
+    except FileNotFoundError:
+        return None
+
+
+def _swap_into_place(staging: Path, public: Path, private: Path) -> None:
+    (private / MANIFEST).unlink(missing_ok=True)  # from here on the old preparation is invalid
+    trash = staging / "old"
+    trash.mkdir()
+    for name, target in (("public", public), ("private", private)):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            target.rename(trash / name)
+        (staging / name).rename(target)
+    if os.name == "posix":
+        private.chmod(0o700)  # answers are for the harness, not for other users of the machine
+
+
+def _hash_tree(root: Path, side: str) -> dict[str, str]:
+    """sha256 of every file under ``root``; image folders hold tens of thousands of files, so
+    large trees are hashed by one process per core."""
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    cores = os.cpu_count() or 1
+    if len(files) < 2_000 or cores == 1:
+        digests = [sha256_file(p) for p in files]
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(min(cores, 8)) as pool:
+            digests = list(pool.map(sha256_file, files, chunksize=500))
+    return {
+        f"{side}/{p.relative_to(root).as_posix()}": d for p, d in zip(files, digests, strict=True)
+    }
+
+
+def sha256_file(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def _cached_sha256(path: Path) -> str:
+    """sha256, remembered per (path, size, mtime) so one process hashes a file once."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _HASHES:
+        _HASHES[key] = sha256_file(path)
+    return _HASHES[key]
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def _size_note(path: Path) -> str:
+    if path.is_dir():
+        return f"folder of {sum(1 for p in path.rglob('*') if p.is_file()):,} files"
+    if path.suffix == ".csv":
+        return f"{_csv_rows(path):,} rows"
+    return f"{path.stat().st_size:,} bytes"
+
+
+def _csv_rows(path: Path) -> int | None:
+    """Data rows of a CSV (quoted fields may span lines, so pandas counts them)."""
+    if not path.is_file():
+        return None
+    import pandas as pd
+
+    return len(pd.read_csv(path, usecols=[0], dtype=str, keep_default_na=False))
+
+
+@contextlib.contextmanager
+def _lock(settings: Settings, name: str) -> Iterator[None]:
+    """An exclusive lock per competition, so two `prepare`s never interleave."""
+    locks = settings.home / ".locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / f"{name}.lock", "w") as handle:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks; one prepare at a time is on the user
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

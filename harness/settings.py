@@ -1,0 +1,58 @@
+"""Where Harness keeps its data and which MLflow store it talks to.
+
+``HARNESS_HOME`` (default: ``$XDG_DATA_HOME/harness``, i.e. ``~/.local/share/harness``) holds::
+
+    public/<competition>/     what participants read: train.csv, test.csv, sample_submission.csv, …
+    private/<competition>/    answers.csv (ids, truth, Usage), MANIFEST.json (sha256 of each file)
+    raw/<competition>/        downloads
+    mlflow.db, mlartifacts/   the default leaderboard store
+    cache/                    derived leaderboard indexes (rebuildable from MLflow alone)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+HOME_ENV = "HARNESS_HOME"
+DEFAULT_HOME_HELP = "$XDG_DATA_HOME/harness (default ~/.local/share/harness)"
+
+
+def default_home() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local/share")
+    return Path(base) / "harness"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    tracking_uri: str
+
+    @classmethod
+    def resolve(
+        cls, home: str | os.PathLike[str] | None = None, tracking_uri: str | None = None
+    ) -> Settings:
+        """Explicit arguments, then ``HARNESS_HOME`` / ``MLFLOW_TRACKING_URI``, then defaults."""
+        root = Path(home or os.environ.get(HOME_ENV) or default_home()).expanduser().absolute()
+        uri = (
+            tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root}/mlflow.db"
+        )
+        return cls(home=root, tracking_uri=uri)
+
+    def public_dir(self, competition: str) -> Path:
+        return self.home / "public" / competition
+
+    def private_dir(self, competition: str) -> Path:
+        return self.home / "private" / competition
+
+    def raw_dir(self, competition: str) -> Path:
+        return self.home / "raw" / competition
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    @property
+    def artifact_root(self) -> Path:
+        return self.home / "mlartifacts"

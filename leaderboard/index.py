@@ -1,0 +1,191 @@
+"""A derived index of one experiment's submission runs, so standings stay fast at 10,000
+submissions while MLflow stays the system of record.
+
+The index is a JSON file under ``HARNESS_HOME/cache``, keyed by tracking URI and experiment id.
+Each read syncs it with MLflow before answering:
+
+- runs that started at or after the watermark (less a slack for clocks and commits in flight)
+  are fetched again, whatever their state, so new and just-finished runs come in;
+- the watermark never passes a run that is still RUNNING (unless it is older than an hour:
+  a submit killed midway), so its end is seen;
+- deleted runs are asked for every time (usually few) and hidden; a run no longer deleted is
+  fetched again (restored) or dropped (purged by ``mlflow gc``).
+
+Harness never changes a finished submission run, so nothing else can go stale. Deleting the
+file, or ``--rebuild``, rebuilds it from MLflow alone; ``scan`` reads MLflow in full, and the
+tests check that both always give the same frame.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from mlflow import MlflowClient
+    from mlflow.entities import Run
+
+SCHEMA = 1
+STALE_MS = 3_600_000  # a run RUNNING for an hour was killed: stop waiting for it
+PAGE = 5_000
+TAG = "harness."
+
+
+class RunIndex:
+    def __init__(
+        self, cache_dir: Path, uri: str, experiment_id: str | None, *, local: bool
+    ) -> None:
+        key = hashlib.sha256(f"{uri}\n{experiment_id}".encode()).hexdigest()[:20]
+        self.path = cache_dir / f"runs-{key}.json"
+        self.uri = uri
+        self.experiment_id = experiment_id
+        # One machine, one clock, writes serialised by a lock: runs commit in start order.
+        # A tracking server's clients have their own clocks: allow them two minutes.
+        self.slack_ms = 2_000 if local else 120_000
+
+    def submissions(self, client: MlflowClient, *, rebuild: bool = False) -> pd.DataFrame:
+        if self.experiment_id is None:
+            return frame([])
+        from mlflow.entities import ViewType
+        from mlflow.exceptions import MlflowException
+
+        state = {} if rebuild else self._load()
+        runs: dict[str, dict[str, Any]] = state.get("runs", {})
+        watermark = state.get("watermark")
+        since = (
+            "" if watermark is None else f"attributes.start_time >= {watermark - self.slack_ms}"
+        )
+        fetched = {
+            r.info.run_id: r for r in search(client, self.experiment_id, since, ViewType.ALL)
+        }
+        # Only harness's own runs are kept: tuning trials and other runs in the experiment
+        # never count, however many there are.
+        fresh = {rid: _row(r) for rid, r in fetched.items() if _is_entry(r)}
+        changed = any(runs.get(rid) != row for rid, row in fresh.items())
+        runs.update(fresh)
+        latest = max((r.info.start_time for r in fetched.values()), default=None)
+
+        deleted = {
+            r.info.run_id for r in search(client, self.experiment_id, "", ViewType.DELETED_ONLY)
+        }
+        for rid in set(state.get("deleted", [])) - deleted - set(fetched):
+            try:  # restored, or purged for good
+                restored = client.get_run(rid)
+                if _is_entry(restored):
+                    runs[rid] = _row(restored)
+            except MlflowException:
+                runs.pop(rid, None)
+            changed = True
+
+        now = int(time.time() * 1000)
+        pending = [
+            row["start"]
+            for row in runs.values()
+            if row["status"] == "RUNNING" and now - row["start"] < STALE_MS
+        ]
+        starts = [row["start"] for row in runs.values()]
+        if latest is not None:
+            starts.append(latest)
+        new_mark = min(pending) if pending else max(starts, default=watermark)
+        new_state = {
+            "schema": SCHEMA,
+            "uri": self.uri,
+            "experiment_id": self.experiment_id,
+            "watermark": new_mark,
+            "deleted": sorted(deleted),
+            "runs": runs,
+        }
+        changed |= new_mark != watermark or sorted(deleted) != state.get("deleted")
+        if changed:  # most reads change nothing: skip the rewrite
+            self._save(new_state)
+        return frame(row for rid, row in runs.items() if rid not in deleted)
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                state: dict[str, Any] = json.load(f)
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+        same = (state.get("schema"), state.get("uri"), state.get("experiment_id"))
+        return state if same == (SCHEMA, self.uri, self.experiment_id) else {}
+
+    def _save(self, state: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f"{self.path.name}.{time.monotonic_ns()}.tmp")
+        tmp.write_text(json.dumps(state, separators=(",", ":")), encoding="utf-8")
+        tmp.replace(self.path)  # atomic: concurrent readers see the old or the new file
+
+
+def scan(client: MlflowClient, experiment_id: str | None) -> pd.DataFrame:
+    """All finished submissions, read from MLflow in full (the index's reference)."""
+    from mlflow.entities import ViewType
+
+    if experiment_id is None:
+        return frame([])
+    return frame(_row(r) for r in search(client, experiment_id, "", ViewType.ACTIVE_ONLY))
+
+
+def search(client: MlflowClient, experiment_id: str, filter_string: str, view: int) -> list[Run]:
+    runs: list[Run] = []
+    token = None
+    while True:
+        page = client.search_runs(
+            [experiment_id],
+            filter_string=filter_string,
+            run_view_type=view,
+            max_results=PAGE,
+            page_token=token,
+        )
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
+
+
+def frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """Finished harness runs as the submissions frame that ``ranking`` takes."""
+    import pandas as pd
+
+    keep = [
+        row
+        for row in rows
+        if row["status"] == "FINISHED"
+        and row["kind"] is not None
+        and "public_score" in row["metrics"]
+        and "private_score" in row["metrics"]
+    ]
+    columns: dict[str, list[Any]] = {
+        "run_id": [row["run_id"] for row in keep],
+        "participant": [row["participant"] for row in keep],
+        "kind": [row["kind"] for row in keep],
+        "message": [row["message"] for row in keep],
+        "submitted_at": [row["start"] for row in keep],
+        "status": ["complete"] * len(keep),
+    }
+    names = ["public_score", "private_score", *(k for row in keep for k in row["metrics"])]
+    for name in dict.fromkeys(names):
+        columns[name] = [row["metrics"].get(name, float("nan")) for row in keep]
+    out = pd.DataFrame(columns)
+    return out.sort_values(["submitted_at", "run_id"], kind="stable").reset_index(drop=True)
+
+
+def _is_entry(run: Run) -> bool:
+    return f"{TAG}kind" in run.data.tags
+
+
+def _row(run: Run) -> dict[str, Any]:
+    tags = run.data.tags
+    return {
+        "run_id": run.info.run_id,
+        "start": run.info.start_time,
+        "status": run.info.status,
+        "participant": tags.get(f"{TAG}participant"),
+        "kind": tags.get(f"{TAG}kind"),
+        "message": tags.get(f"{TAG}message", ""),
+        "metrics": dict(run.data.metrics),
+    }

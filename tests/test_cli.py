@@ -1,0 +1,158 @@
+"""The `harness` command line: help, exit codes, output, and the MLflow UI."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import cli
+
+COMMANDS = sorted(cli.commands)
+
+
+def run(*args: str) -> object:
+    return CliRunner().invoke(cli, list(args))
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_has_help_that_ends_with_an_example(name: str) -> None:
+    result = CliRunner().invoke(cli, [name, "--help"])
+    assert result.exit_code == 0
+    text = result.stdout.rstrip()
+    example = text[text.rindex("Example:") :]
+    assert "harness " + name.split()[0] in example or (name == "ui" and "harness ui" in example)
+    assert text.index("Example:") < text.index("Options:")
+
+
+def test_the_top_level_help_names_the_data_home() -> None:
+    result = run("--help")
+    assert result.exit_code == 0
+    assert "HARNESS_HOME (default $XDG_DATA_HOME/harness" in result.stdout
+
+
+def test_help_imports_nothing_heavy() -> None:
+    code = (
+        "import sys; from harness.cli import cli; "
+        "print([m for m in ('pandas', 'mlflow', 'sklearn', 'rich', 'optuna', 'torch') "
+        "if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
+def test_unknown_competition_is_a_bad_argument_with_a_suggestion(home: Path) -> None:
+    result = run("describe", "titanc")
+    assert result.exit_code == 2
+    assert (
+        "Error: Invalid value for 'COMPETITION': unknown competition 'titanc' "
+        "(did you mean 'titanic'?) — known: cifar10, dogs-vs-cats, house-prices, sentiment, "
+        "titanic"
+    ) in result.stderr
+
+
+def test_bad_option_exits_two(home: Path) -> None:
+    assert run("leaderboard", "titanic", "--format", "xml").exit_code == 2
+
+
+def test_library_errors_print_error_and_exit_one(home: Path) -> None:
+    result = run("submit", "titanic", "preds.csv")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: competition 'titanic' is not prepared: run `harness prepare titanic`\n"
+    )
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_the_whole_loop_from_the_command_line(home: Path, tmp_path: Path) -> None:
+    result = run("prepare", "titanic")
+    assert result.exit_code == 0, result.stderr
+    assert (
+        "titanic prepared from the data embedded in the package: 712 train rows, 179 test "
+        "rows." in result.stdout
+    )
+    assert "already prepared" in run("prepare", "titanic").stdout
+
+    listing = run("list").stdout
+    assert "titanic" in listing and "house-prices" in listing and "712" in listing
+
+    described = run("describe", "titanic").stdout
+    assert "accuracy (higher is better)" in described and "PassengerId,Survived" in described
+
+    sample = home / "public" / "titanic" / "sample_submission.csv"
+    assert run("validate", "titanic", str(sample)).stdout == (
+        f"{sample}: valid submission for titanic (179 rows).\n"
+    )
+    first = run("submit", "titanic", str(sample), "-m", "all die", "--as", "alice")
+    assert first.exit_code == 0, first.stderr
+    assert first.stdout.startswith("titanic: alice's submission scored 0.6")
+    assert "Rank 1 of 1" in first.stdout
+
+    gender = tmp_path / "gender.csv"
+    import pandas as pd
+
+    test = pd.read_csv(home / "public" / "titanic" / "test.csv")
+    pd.DataFrame(
+        {"PassengerId": test["PassengerId"], "Survived": (test["Sex"] == "female").astype(int)}
+    ).to_csv(gender, index=False)
+    second = run("submit", "titanic", str(gender), "-m", "gender", "--as", "bob")
+    assert "Rank 1 of 2" in second.stdout
+
+    board = json.loads(run("leaderboard", "titanic", "--format", "json").stdout)
+    assert [row["participant"] for row in board] == ["bob", "alice"]
+    private = run("leaderboard", "titanic", "--private", "--format", "csv").stdout
+    assert private.splitlines()[0].startswith("rank,change,participant,score,public_score")
+    table = run("leaderboard", "titanic").stdout
+    assert "public leaderboard (accuracy, higher is better)" in table and "bob" in table
+
+    history = run("submissions", "titanic", "--as", "alice", "--format", "csv").stdout
+    assert history.splitlines()[0] == "submitted_at,participant,kind,message,public_score,status"
+    assert len(history.splitlines()) == 2 and "all die" in history
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_ui_serves_the_mlflow_ui_over_the_same_store(home: Path, titanic: Path) -> None:
+    import harness
+
+    harness.submit("titanic", titanic / "sample_submission.csv", participant="ann")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "ui", "--port", str(port)],
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        body = ""
+        while time.monotonic() < deadline:
+            try:
+                url = (
+                    f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/"
+                    "get-by-name?experiment_name=harness/titanic"
+                )
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    body = response.read().decode()
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert '"name": "harness/titanic"' in body or '"name":"harness/titanic"' in body
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)
