@@ -2,8 +2,9 @@
 competition from its declaration. Each baseline file reads like airbench: its defaults and its
 search space at the top. ``baselines.tune`` is the Optuna core they share.
 
-Registry: ``get_baseline(task, name)``; every module in ``baselines/<kind>/`` that defines
-``BASELINE`` is registered.
+Registry: ``get_baseline(comp, name)``; every module in ``baselines/<kind>/`` that defines
+``BASELINE`` (or a list ``BASELINES``) is registered; a kind may also resolve names on demand
+(``find(name)``: vision's ``timm:<architecture>``).
 """
 
 from __future__ import annotations
@@ -34,12 +35,16 @@ class Baseline:
     tasks: frozenset[Task]
     defaults: dict[str, Any]
     space: SpaceFn
-    build: Callable[..., Any]  # (params, competition, seed) -> an unfitted estimator
+    build: Callable[..., Any]  # (params, competition, columns, seed, **options) -> estimator
     summary: str = ""
     source: Path | None = field(default=None, compare=False)  # logged with every run
+    #: None: scored by k-fold CV (sklearn estimators). A fraction: one seeded held-out slice of
+    #: public train, the model reporting per epoch (``fit(x, y, rows=, valid=, report=)``).
+    holdout: float | None = None
+    options: frozenset[str] = frozenset()  # run options ``build`` accepts (device, checkpoint…)
 
 
-KINDS = ("tabular", "text")
+KINDS = ("tabular", "text", "vision")
 
 
 @functools.cache
@@ -49,9 +54,10 @@ def baselines() -> dict[tuple[str, str], Baseline]:
         package = importlib.import_module(f"baselines.{kind}")
         for module in pkgutil.iter_modules(package.__path__):
             loaded = importlib.import_module(f"baselines.{kind}.{module.name}")
-            baseline = getattr(loaded, "BASELINE", None)
-            if isinstance(baseline, Baseline):
-                found[(kind, baseline.name)] = baseline
+            declared = [getattr(loaded, "BASELINE", None), *getattr(loaded, "BASELINES", [])]
+            for baseline in declared:
+                if isinstance(baseline, Baseline):
+                    found[(kind, baseline.name)] = baseline
     return found
 
 
@@ -68,6 +74,11 @@ def get_baseline(comp: Competition, name: str | None = None) -> Baseline:
     if name is None:
         name = next(n for n in DEFAULT_ORDER if n in usable)
     if name not in usable:
+        for kind in KINDS:
+            find = getattr(importlib.import_module(f"baselines.{kind}"), "find", None)
+            found = find(name) if find is not None else None
+            if found is not None and comp.task in found.tasks:
+                return found
         raise HarnessError(
             f"no baseline '{name}' for {comp.id}{did_you_mean(name, usable)}; "
             f"available: {', '.join(sorted(usable))}"
@@ -76,4 +87,4 @@ def get_baseline(comp: Competition, name: str | None = None) -> Baseline:
 
 
 #: `harness baseline <comp>` without --model takes the first of these that applies.
-DEFAULT_ORDER = ("gbm", "tfidf-lr", "forest", "linear")
+DEFAULT_ORDER = ("gbm", "tfidf-lr", "airnet", "forest", "linear")

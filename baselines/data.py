@@ -21,6 +21,12 @@ class Data:
     x_test: Any
     test_ids: np.ndarray
     columns: Any = None  # the kind's own description of x (tabular: column kinds)
+    labels: Any = None  # class names a submission holds, indexed by the predicted class
+
+
+def take(x: Any, rows: Any) -> Any:
+    """Rows of a DataFrame, a Series or an array."""
+    return x.iloc[rows] if hasattr(x, "iloc") else x[rows]
 
 
 def is_classification(comp: Competition) -> bool:
@@ -46,3 +52,10 @@ def predict(comp: Competition, model: Any, x: Any) -> np.ndarray:
 def truth(comp: Competition, y_model: np.ndarray) -> np.ndarray:
     """The target back in the metric's space (inverse of :func:`encode_target`)."""
     return np.exp(y_model) if comp.metric.needs is Needs.POSITIVE else y_model
+
+
+def from_proba(comp: Competition, proba: np.ndarray) -> np.ndarray:
+    """Class probabilities (n × classes) in the form the metric scores."""
+    if comp.metric.needs in (Needs.PROBABILITIES, Needs.FINITE):
+        return np.asarray(proba[:, 1])
+    return np.asarray(proba.argmax(1))

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from baselines import Baseline, get_baseline
-from baselines.data import Data, predict, truth
+from baselines.data import Data, from_proba, predict, take, truth
 from harness.competition import Competition
 from harness.errors import HarnessError
 from harness.settings import Settings
@@ -79,21 +79,30 @@ def tune(
     fixed: bool = False,
     submit: bool = True,
     progress: Callable[[Progress], None] | None = None,
+    overrides: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
 ) -> TuneResult:
-    """Tune ``model`` on ``comp`` (``fixed``: run its defaults once, no search)."""
+    """Tune ``model`` on ``comp`` (``fixed``: run its defaults once, no search).
+
+    ``overrides`` pin hyperparameters (``{"epochs": 5}``) in every trial; ``options`` are run
+    settings the baseline declares (``device``, ``checkpoint``, ``image_size``…)."""
     import optuna
 
-    from harness.loading import Tables, load
+    from harness.loading import load
     from leaderboard import Leaderboard
 
     baseline = get_baseline(comp, model)
-    tables = load(comp.id, home=settings.home)
-    assert isinstance(tables, Tables)
-    data = importlib.import_module(f"baselines.{baseline.kind}").load_data(
-        comp, tables.train, tables.test
-    )
-    splits = _splits(comp, data, folds, seed)
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    options = {k: v for k, v in (options or {}).items() if v is not None}
+    if "progress" not in baseline.options:  # a line per epoch, for the models that have epochs
+        options.pop("progress", None)
+    _check_settings(baseline, overrides, options)
+    public = load(comp.id, home=settings.home, size=options.get("image_size"))
+    data = importlib.import_module(f"baselines.{baseline.kind}").load_data(comp, public)
+    splits = _splits(comp, data, folds, seed, baseline.holdout)
+    folds = len(splits)
     board = Leaderboard(settings)
+    test_predictions: dict[int, np.ndarray] = {}  # holdout baselines: trial -> test predictions
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     direction = (
@@ -125,18 +134,41 @@ def tune(
     )
 
     def objective(trial: optuna.Trial) -> float:
-        params = baseline.space(trial)
+        params = {**baseline.space(_Pinned(trial, overrides)), **overrides}
+        if baseline.holdout is not None:
+            return _holdout_trial(trial, params)
         scores: list[float] = []
         for fold, (train_rows, valid_rows) in enumerate(splits):
-            estimator = baseline.build(params, comp, data.columns, seed)
-            estimator.fit(data.x_train.iloc[train_rows], data.y_train[train_rows])
-            pred = predict(comp, estimator, data.x_train.iloc[valid_rows])
+            estimator = baseline.build(params, comp, data.columns, seed, **options)
+            estimator.fit(take(data.x_train, train_rows), data.y_train[train_rows])
+            pred = predict(comp, estimator, take(data.x_train, valid_rows))
             scores.append(comp.metric.fn(truth(comp, data.y_train[valid_rows]), pred))
             trial.report(float(np.mean(scores)), fold)
             if trial.should_prune():
                 raise optuna.TrialPruned()
         trial.set_user_attr("cv_std", float(np.std(scores)))
         return float(np.mean(scores))
+
+    def _holdout_trial(trial: optuna.Trial, params: dict[str, Any]) -> float:
+        """One training run on public train less the held-out slice, scored on that slice
+        after every epoch (Optuna prunes on it); the test predictions kept for the submission."""
+        train_rows, valid_rows = splits[0]
+        answer = truth(comp, data.y_train[valid_rows])
+
+        def report(epoch: int, proba: np.ndarray) -> None:
+            trial.report(comp.metric.fn(answer, from_proba(comp, proba)), epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+
+        estimator = baseline.build(params, comp, data.columns, seed, **options)
+        estimator.fit(data.x_train, data.y_train, rows=train_rows, valid=valid_rows, report=report)
+        score = float(
+            comp.metric.fn(answer, predict(comp, estimator, take(data.x_train, valid_rows)))
+        )
+        trial.set_user_attr("cv_std", 0.0)
+        trial.set_user_attr("train_seconds", float(getattr(estimator, "train_seconds", 0.0)))
+        test_predictions[trial.number] = predict(comp, estimator, data.x_test)
+        return score
 
     started = time.monotonic()
     done = 0
@@ -149,13 +181,15 @@ def tune(
         if value is not None:
             metrics["cv_score"] = value
             metrics["cv_std"] = trial.user_attrs.get("cv_std", 0.0)
+        if "train_seconds" in trial.user_attrs:
+            metrics["train_seconds"] = trial.user_attrs["train_seconds"]
         start = trial.datetime_start.timestamp() if trial.datetime_start else time.time()
         end = trial.datetime_complete.timestamp() if trial.datetime_complete else time.time()
         board.log_child(
             comp,
             parent,
             name=f"trial {trial.number}",
-            params=trial.params,
+            params={**trial.params, **overrides},
             metrics=metrics,
             tags={"harness.trial": str(trial.number), "harness.state": trial.state.name},
             start_ms=int(start * 1000),
@@ -192,7 +226,9 @@ def tune(
             study.optimize(objective, n_trials=first, timeout=timeout, callbacks=[track])
         left = None if trials is None else trials - first
         if left is None or left > 0:
-            remaining = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
+            remaining = (
+                None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
+            )
             study.optimize(
                 objective, n_trials=left, timeout=remaining, n_jobs=jobs, callbacks=[track]
             )
@@ -203,7 +239,8 @@ def tune(
     if best is None:
         board.end_run(parent, status="FAILED")
         raise HarnessError(f"study '{name}': no trial completed (all pruned or failed)")
-    params = dict(best.params)
+    fixed_best = optuna.trial.FixedTrial(dict(best.params))
+    params = {**baseline.space(_Pinned(fixed_best, overrides)), **overrides}
     best_score = float(best.values[0])
     seconds = time.monotonic() - started
 
@@ -217,7 +254,19 @@ def tune(
         submission = None
         if submit:
             submission = _submit(
-                comp, settings, baseline, data, params, best, seed, len(study.trials), artifacts
+                comp,
+                settings,
+                baseline,
+                data,
+                params,
+                best,
+                seed,
+                len(study.trials),
+                artifacts,
+                test_predictions.get(best.number),
+                splits[0][0] if baseline.holdout is not None else None,
+                overrides,
+                options,
             )
     return TuneResult(
         study=study,
@@ -230,6 +279,40 @@ def tune(
     )
 
 
+class _Pinned:
+    """A trial whose ``suggest_*`` return the pinned value for a pinned name, without searching
+    (or recording) it: ``--epochs 5`` fixes the epochs of every trial."""
+
+    def __init__(self, trial: optuna.Trial, pinned: dict[str, Any]) -> None:
+        self._trial, self._pinned = trial, pinned
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._trial, name)
+        if not name.startswith("suggest_"):
+            return attribute
+
+        def suggest(param: str, *args: Any, **kwargs: Any) -> Any:
+            return (
+                self._pinned[param] if param in self._pinned else attribute(param, *args, **kwargs)
+            )
+
+        return suggest
+
+
+def _check_settings(
+    baseline: Baseline, overrides: dict[str, Any], options: dict[str, Any]
+) -> None:
+    """Refuse settings this baseline would ignore, naming them."""
+    unknown = sorted(set(options) - baseline.options)
+    if unknown:
+        flags = ", ".join("--" + name.replace("_", "-") for name in unknown)
+        raise HarnessError(f"{flags} do(es) not apply to the {baseline.name} baseline")
+    unknown = sorted(set(overrides) - set(baseline.defaults))
+    if unknown:
+        flags = ", ".join("--" + name.replace("_", "-") for name in unknown)
+        raise HarnessError(f"{flags} do(es) not apply to the {baseline.name} baseline")
+
+
 def _best(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
     import optuna
 
@@ -239,11 +322,21 @@ def _best(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
     return study.best_trial
 
 
-def _splits(comp: Competition, data: Data, folds: int, seed: int) -> list[tuple[Any, Any]]:
-    from sklearn.model_selection import KFold, StratifiedKFold
+def _splits(
+    comp: Competition, data: Data, folds: int, seed: int, holdout: float | None = None
+) -> list[tuple[Any, Any]]:
+    """k folds of public train, or one held-out slice (stratified for classification)."""
+    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
     from baselines.data import is_classification
 
+    if holdout is not None:
+        rows = np.arange(len(data.y_train))
+        stratify = data.y_train if is_classification(comp) else None
+        kept, held = train_test_split(
+            rows, test_size=holdout, random_state=seed, stratify=stratify
+        )
+        return [(np.sort(kept), np.sort(held))]
     if is_classification(comp):
         splitter: Any = StratifiedKFold(folds, shuffle=True, random_state=seed)
     else:
@@ -334,19 +427,25 @@ def _submit(
     seed: int,
     trials: int,
     artifacts: list[Path],
+    predictions: np.ndarray | None,
+    rows: np.ndarray | None,
+    overrides: dict[str, Any],
+    options: dict[str, Any],
 ) -> SubmissionResult:
     import pandas as pd
 
     from harness.api import submit
 
-    estimator = baseline.build(params, comp, data.columns, seed)
-    estimator.fit(data.x_train, data.y_train)
-    frame = pd.DataFrame(
-        {
-            comp.id_column: data.test_ids,
-            comp.target_columns[0]: predict(comp, estimator, data.x_test),
-        }
-    )
+    if predictions is None:  # refit the best trial (k-fold baselines, or a resumed study)
+        estimator = baseline.build(params, comp, data.columns, seed, **options)
+        if rows is None:
+            estimator.fit(data.x_train, data.y_train)
+        else:  # as in its trial: public train less the held-out slice
+            estimator.fit(data.x_train, data.y_train, rows=rows)
+        predictions = predict(comp, estimator, data.x_test)
+    if data.labels is not None:
+        predictions = np.asarray(data.labels, dtype=object)[np.asarray(predictions, dtype=int)]
+    frame = pd.DataFrame({comp.id_column: data.test_ids, comp.target_columns[0]: predictions})
     score = float(best.values[0])
     return submit(
         comp.id,
@@ -357,6 +456,10 @@ def _submit(
         home=settings.home,
         tracking_uri=settings.tracking_uri,
         params=params,
-        metrics={"cv_score": score, "cv_std": float(best.user_attrs.get("cv_std", 0.0))},
+        metrics={
+            "cv_score": score,
+            "cv_std": float(best.user_attrs.get("cv_std", 0.0)),
+            **{k: float(v) for k, v in best.user_attrs.items() if k == "train_seconds"},
+        },
         artifacts=artifacts,
     )

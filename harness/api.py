@@ -251,9 +251,14 @@ def tune(
     home: str | os.PathLike[str] | None = None,
     tracking_uri: str | None = None,
     progress: Callable[[Any], None] | None = None,
+    overrides: dict[str, Any] | None = None,
+    **options: Any,
 ) -> Any:
     """Tune a baseline with Optuna (CV on public train) and submit the best as
-    ``baseline/<model>``; returns a :class:`baselines.tune.TuneResult` (``.study``, ``.entry``)."""
+    ``baseline/<model>``; returns a :class:`baselines.tune.TuneResult` (``.study``, ``.entry``).
+
+    ``overrides`` pin hyperparameters (``{"epochs": 5}``); keyword ``options`` are run settings
+    the baseline declares (``device="cuda"``, ``checkpoint=…``, ``image_size=128``)."""
     from baselines.tune import tune as run
     from harness.registry import get_competition
 
@@ -269,6 +274,8 @@ def tune(
         seed=seed,
         submit=submit,
         progress=progress,
+        overrides=overrides,
+        options=options,
     )
 
 
@@ -279,8 +286,11 @@ def baseline(
     seed: int = 0,
     home: str | os.PathLike[str] | None = None,
     tracking_uri: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    **options: Any,
 ) -> Any:
-    """Train a baseline with its defaults (CV scored too) and submit it as ``baseline/<model>``."""
+    """Train a baseline with its defaults (CV scored too) and submit it as ``baseline/<model>``;
+    ``overrides`` and ``options`` as for :func:`tune`."""
     from baselines.tune import tune as run
     from harness.registry import get_competition
 
@@ -291,4 +301,6 @@ def baseline(
         trials=1,
         seed=seed,
         fixed=True,
+        overrides=overrides,
+        options=options,
     )

@@ -373,6 +373,51 @@ MODEL = click.option("--model", metavar="NAME", help="Which baseline (see `harne
 SEED = click.option("--seed", default=0, show_default=True, help="Seeds folds, sampler, models.")
 
 
+def training_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Settings for the GPU baselines (image and Transformer); others refuse them by name."""
+    for option in reversed(
+        [
+            click.option(
+                "--epochs", type=click.FloatRange(min=0, min_open=True), help="Training epochs."
+            ),
+            click.option(
+                "--device",
+                metavar="cuda|cpu",
+                help="Where to train [default: cuda when there is one, else cpu].",
+            ),
+            click.option("--image-size", type=click.IntRange(min=8), help="Image side in pixels."),
+            click.option(
+                "--checkpoint",
+                metavar="PATH",
+                help="Start from weights on disk (nothing is ever downloaded).",
+            ),
+            click.option(
+                "--compile/--no-compile",
+                default=None,
+                help="torch.compile the network [default: the model's choice].",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _training(
+    epochs: float | None,
+    device: str | None,
+    image_size: int | None,
+    checkpoint: str | None,
+    compile: bool | None,
+) -> dict[str, Any]:
+    return {
+        "overrides": {"epochs": epochs} if epochs is not None else None,
+        "device": device,
+        "image_size": image_size,
+        "checkpoint": checkpoint,
+        "compile": compile,
+    }
+
+
 @cli.command("baselines")
 def baselines_command() -> None:
     """Which baselines exist, and for which task kinds.
@@ -397,23 +442,38 @@ def baselines_command() -> None:
 @COMPETITION
 @MODEL
 @SEED
+@training_options
 @store_options
 def baseline(
-    competition: str, model: str | None, seed: int, home: str | None, tracking_uri: str | None
+    competition: str,
+    model: str | None,
+    seed: int,
+    epochs: float | None,
+    device: str | None,
+    image_size: int | None,
+    checkpoint: str | None,
+    compile: bool | None,
+    home: str | None,
+    tracking_uri: str | None,
 ) -> None:
-    """Train a baseline with its defaults, score it by 5-fold CV on the public train, and
-    submit it as participant baseline/<model>.
+    """Train a baseline with its defaults, score it on the public train (5-fold CV, or a
+    held-out slice for the image and Transformer models), and submit it as participant
+    baseline/<model>.
 
     \b
     Example:
       harness baseline house-prices --model gbm
+      harness baseline cifar10 --model airnet --device cuda
+      harness baseline dogs-vs-cats --model resnet26d --image-size 128
     """
     import harness
 
     err = _console(stderr=True)
-    with err.status(f"{competition}: training the default baseline"):
+    training = _training(epochs, device, image_size, checkpoint, compile)
+    with err.status(f"{competition}: training the default baseline") as status:
+        training["progress"] = lambda line: status.update(f"{competition}: {line}")
         result = harness.baseline(
-            competition, model=model, seed=seed, home=home, tracking_uri=tracking_uri
+            competition, model=model, seed=seed, home=home, tracking_uri=tracking_uri, **training
         )
     _report_tuning(competition, result)
 
@@ -448,6 +508,7 @@ def baseline(
     "many workers [default: a journal file in HARNESS_HOME].",
 )
 @SEED
+@training_options
 @store_options
 def tune(
     competition: str,
@@ -458,6 +519,11 @@ def tune(
     study: str | None,
     storage: str | None,
     seed: int,
+    epochs: float | None,
+    device: str | None,
+    image_size: int | None,
+    checkpoint: str | None,
+    compile: bool | None,
     home: str | None,
     tracking_uri: str | None,
 ) -> None:
@@ -494,6 +560,7 @@ def tune(
         home=home,
         tracking_uri=tracking_uri,
         progress=show,
+        **_training(epochs, device, image_size, checkpoint, compile),
     )
     _report_tuning(competition, result)
 

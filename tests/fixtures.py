@@ -34,15 +34,23 @@ def _zip(path: Path | io.BytesIO, members: dict[str, bytes]) -> None:
             zf.writestr(name, data)
 
 
-def cifar_archive(folder: Path, *, per_class: tuple[int, int] = (2, 2), seed: int = 0) -> Path:
+def cifar_archive(
+    folder: Path, *, per_class: tuple[int, int] = (2, 2), seed: int = 0, learnable: bool = False
+) -> Path:
     """``cifar-10-python.tar.gz``: ``per_class`` images per class in each data batch and in
-    the test batch, random pixels, pickled the way the publisher does (bytes keys)."""
+    the test batch, pickled the way the publisher does (bytes keys). Random pixels, or with
+    ``learnable`` a smooth per-class pattern under noise that a small network can learn."""
     rng = np.random.default_rng(seed)
     members = {}
     batches = [(f"data_batch_{i}", per_class[0]) for i in range(1, 6)]
+    patterns = _patterns(rng, 10, 32)
     for name, n in [*batches, ("test_batch", per_class[1])]:
         labels = [c for c in range(10) for _ in range(n)]
         data = rng.integers(0, 256, (len(labels), 3072), dtype=np.uint8)
+        if learnable:
+            noise = rng.normal(0, 40, (len(labels), 3, 32, 32))
+            pixels = patterns[labels].transpose(0, 3, 1, 2) + noise  # rows are R, G, B planes
+            data = np.clip(pixels, 0, 255).astype(np.uint8).reshape(len(labels), 3072)
         batch = {
             b"batch_label": name.encode(),
             b"labels": labels,
@@ -54,6 +62,12 @@ def cifar_archive(folder: Path, *, per_class: tuple[int, int] = (2, 2), seed: in
     members["cifar-10-batches-py/batches.meta"] = pickle.dumps(meta, protocol=2)
     members["cifar-10-batches-py/readme.html"] = b"<html></html>"
     return _tar_gz(folder / "cifar-10-python.tar.gz", members)
+
+
+def _patterns(rng: np.random.Generator, classes: int, size: int) -> np.ndarray:
+    """One smooth colour pattern per class (classes × size × size × 3, 0–255)."""
+    coarse = rng.uniform(0, 255, (classes, 4, 4, 3))
+    return coarse.repeat(size // 4, axis=1).repeat(size // 4, axis=2)
 
 
 def jpeg(seed: int, size: int = 24) -> bytes:

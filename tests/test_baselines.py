@@ -32,8 +32,8 @@ def test_tabular_baselines_serve_every_tabular_competition_and_only_those() -> N
     tabular = {"linear", "forest", "gbm", "lgbm"}  # lgbm: installed by the test extra
     assert set(for_competition(get_competition("titanic"))) == tabular
     assert set(for_competition(get_competition("house-prices"))) == tabular
-    with pytest.raises(HarnessError, match=r"no baseline for image-classification"):
-        get_baseline(get_competition("cifar10"))
+    assert set(for_competition(get_competition("cifar10"))) == {"airnet", "resnet18", "resnet26d"}
+    assert get_baseline(get_competition("dogs-vs-cats")).name == "airnet"
     with pytest.raises(HarnessError, match=r"no baseline 'gmb' for titanic \(did you mean 'gbm'"):
         get_baseline(get_competition("titanic"), "gmb")
 

@@ -13,6 +13,8 @@ from harness.competition import Competition, Task
 if TYPE_CHECKING:
     import pandas as pd
 
+    from harness.loading import Tables
+
 TASKS = frozenset({Task.TABULAR_CLASSIFICATION, Task.TABULAR_REGRESSION})
 MAX_CATEGORIES = 30  # text columns with more distinct values (names, tickets) are dropped
 
@@ -24,9 +26,10 @@ class Columns:
     dropped: list[str]  # high-cardinality text: names, ticket numbers, free-form ids
 
 
-def load_data(comp: Competition, train: pd.DataFrame, test: pd.DataFrame) -> Data:
+def load_data(comp: Competition, tables: Tables) -> Data:
     """Features for ``train``/``test`` (public frames): the competition's hints applied, the id
     and target columns removed, column kinds inferred from train."""
+    train, test = tables.train, tables.test
     hints = comp.extras.get("features")
     if hints is not None:
         train, test = hints(train), hints(test)

@@ -10,7 +10,7 @@ from baselines.data import Data, encode_target
 from harness.competition import Competition, Task
 
 if TYPE_CHECKING:
-    import pandas as pd
+    from harness.loading import Tables
 
 TASKS = frozenset({Task.TEXT_CLASSIFICATION})
 BREAKS = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -21,7 +21,8 @@ def clean(text: str) -> str:
     return BREAKS.sub(" ", text).lower()
 
 
-def load_data(comp: Competition, train: pd.DataFrame, test: pd.DataFrame) -> Data:
+def load_data(comp: Competition, tables: Tables) -> Data:
+    train, test = tables.train, tables.test
     column = str(comp.extras.get("text_column", "text"))
     return Data(
         x_train=train[column],

@@ -1,0 +1,83 @@
+"""Networks written for speed on small images (imported only when training: needs torch).
+
+``AirNet`` follows the published recipe of the fast CIFAR-10 speedruns (the airbench paper):
+a frozen 2×2 patch-whitening first layer computed from the training images, then three
+VGG-like blocks (conv → max-pool → batch-norm → GELU → conv → batch-norm → GELU), a global max
+pool and a linear head with a fixed down-scaling of the logits. The code is ours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from baselines.vision.engine import MEAN, STD
+
+
+def whitening_weights(images: np.ndarray, patch: int = 2, eps: float = 5e-4) -> torch.Tensor:
+    """Filters that whiten ``patch``×``patch`` RGB patches of ``images`` (uint8 N×H×W×C): the
+    eigenvectors of the patch covariance scaled by 1/√eigenvalue, each with its negation (so a
+    ReLU-like activation after it keeps both signs): shape (2·3·patch², 3, patch, patch)."""
+    x = torch.from_numpy(np.asarray(images)).float().div(255).permute(0, 3, 1, 2)
+    x = (x - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
+    patches = x.unfold(2, patch, 1).unfold(3, patch, 1)  # N×C×H'×W'×p×p
+    patches = patches.permute(0, 2, 3, 1, 4, 5).reshape(-1, 3 * patch * patch).double()
+    patches = patches - patches.mean(0)
+    cov = patches.T @ patches / len(patches)
+    eigenvalues, eigenvectors = torch.linalg.eigh(cov)
+    filters = (eigenvectors.T / torch.sqrt(eigenvalues + eps)[:, None]).float()
+    filters = filters.reshape(-1, 3, patch, patch)
+    return torch.cat([filters, -filters])
+
+
+class ConvBlock(nn.Module):
+    def __init__(self, inputs: int, width: int, bn_momentum: float) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(inputs, width, 3, padding=1, bias=False)
+        self.pool = nn.MaxPool2d(2)
+        self.norm1 = nn.BatchNorm2d(width, momentum=bn_momentum)
+        self.conv2 = nn.Conv2d(width, width, 3, padding=1, bias=False)
+        self.norm2 = nn.BatchNorm2d(width, momentum=bn_momentum)
+        self.act = nn.GELU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act(self.norm1(self.pool(self.conv1(x))))
+        return self.act(self.norm2(self.conv2(x)))
+
+
+class AirNet(nn.Module):
+    def __init__(
+        self,
+        classes: int,
+        sample: np.ndarray,
+        widths: Sequence[int] = (64, 256, 256),
+        bn_momentum: float = 0.4,
+        logit_scale: float = 1 / 9,
+    ) -> None:
+        super().__init__()
+        weights = whitening_weights(sample)
+        self.whiten = nn.Conv2d(3, len(weights), 2, padding=0, bias=True)
+        self.whiten.weight.data.copy_(weights)
+        self.whiten.weight.requires_grad_(False)  # fixed by the data; its bias still learns
+        self.whiten.bias.data.zero_()
+        blocks, inputs = [], len(weights)
+        for width in widths:
+            blocks.append(ConvBlock(inputs, width, bn_momentum))
+            inputs = width
+        self.blocks = nn.Sequential(*blocks)
+        self.head = nn.Linear(inputs, classes, bias=False)
+        self.act = nn.GELU()
+        self.logit_scale = logit_scale
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d) and module is not self.whiten:
+                nn.init.dirac_(module.weight[: module.in_channels])  # identity-like start
+                if module.out_channels > module.in_channels:
+                    nn.init.kaiming_normal_(module.weight[module.in_channels :])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.blocks(self.act(self.whiten(x)))
+        x = torch.amax(x, dim=(2, 3))
+        return self.head(x) * self.logit_scale
