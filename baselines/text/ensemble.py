@@ -1,0 +1,120 @@
+"""The ensemble AUC rewards: the classical NB-SVM and the fine-tuned Transformer, their scores
+rank-averaged with a weight chosen on a blend slice of the training rows (never the local test,
+never the validation slice the tuner scores). Both members train on the rest of the rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from baselines import Baseline
+from baselines.data import take
+from baselines.text import TASKS
+from harness.competition import Competition
+
+# ----------------------------------------------------------------------------------------------
+# Defaults (no search: the members bring their own tuned settings)
+# ----------------------------------------------------------------------------------------------
+DEFAULTS: dict[str, Any] = {
+    "classical": "nbsvm",
+    "transformer": "minilm",
+    "blend": 0.1,  # fraction of the training rows that chooses the weight
+}
+WEIGHTS = np.linspace(0.0, 1.0, 21)  # the Transformer's share of the rank average
+
+
+def space(trial: Any) -> dict[str, Any]:
+    return dict(DEFAULTS)
+
+
+def ranks(scores: np.ndarray) -> np.ndarray:
+    """Scores as ranks scaled to [0, 1] (ties share their mean rank)."""
+    from scipy.stats import rankdata
+
+    return (rankdata(scores) - 1) / max(1, len(scores) - 1)
+
+
+class Ensemble:
+    def __init__(self, classical: Any, transformer: Any, blend: float, seed: int) -> None:
+        self.classical, self.transformer, self.blend, self.seed = (
+            classical,
+            transformer,
+            blend,
+            seed,
+        )
+        self.weight = 0.5
+        self.train_seconds = 0.0
+
+    def fit(
+        self,
+        x: Any,
+        y: np.ndarray,
+        *,
+        rows: np.ndarray | None = None,
+        valid: np.ndarray | None = None,
+        report: Callable[[int, np.ndarray], None] | None = None,
+    ) -> Ensemble:
+        from sklearn.metrics import roc_auc_score
+        from sklearn.model_selection import train_test_split
+
+        y = np.asarray(y)
+        rows = np.arange(len(y)) if rows is None else np.asarray(rows)
+        kept, blend = train_test_split(
+            rows, test_size=self.blend, random_state=self.seed, stratify=y[rows]
+        )
+        self.classical.fit(take(x, kept), y[kept])
+        self.transformer.fit(x, y, rows=kept)
+        self.train_seconds = self.transformer.train_seconds
+        a = ranks(self.classical.predict_proba(take(x, blend))[:, 1])
+        b = ranks(self.transformer._proba(x, blend)[:, 1])
+        aucs = [roc_auc_score(y[blend], (1 - w) * a + w * b) for w in WEIGHTS]
+        self.weight = float(WEIGHTS[int(np.argmax(aucs))])
+        if valid is not None and report is not None:
+            score = self._scores(x, valid)
+            report(1, np.column_stack([1 - score, score]))
+        return self
+
+    def _scores(self, x: Any, rows: np.ndarray | None = None) -> np.ndarray:
+        part = x if rows is None else take(x, rows)
+        a = ranks(self.classical.predict_proba(part)[:, 1])
+        b = ranks(self.transformer._proba(x, rows)[:, 1])
+        return np.asarray((1 - self.weight) * a + self.weight * b)
+
+    def predict_proba(self, x: Any) -> np.ndarray:
+        score = self._scores(x)
+        return np.column_stack([1 - score, score])
+
+    def predict(self, x: Any) -> np.ndarray:
+        return (self._scores(x) >= 0.5).astype(int)
+
+
+def build(
+    params: dict[str, Any], comp: Competition, columns: Any, seed: int, **options: Any
+) -> Ensemble:
+    from baselines import get_baseline
+
+    classical = get_baseline(comp, params["classical"])
+    transformer = get_baseline(comp, params["transformer"])
+    return Ensemble(
+        classical.build(classical.defaults, comp, columns, seed),
+        transformer.build(transformer.defaults, comp, columns, seed, **options),
+        float(params["blend"]),
+        seed,
+    )
+
+
+BASELINE = Baseline(
+    name="ensemble",
+    kind="text",
+    tasks=TASKS,
+    defaults=DEFAULTS,
+    space=space,
+    build=build,
+    summary="NB-SVM + fine-tuned MiniLM, rank-averaged with a weight chosen on a blend slice",
+    source=Path(__file__),
+    holdout=0.1,
+    options=frozenset({"device", "checkpoint", "compile", "progress"}),
+)
