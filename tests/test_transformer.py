@@ -12,11 +12,15 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-import harness  # noqa: E402
-from harness.errors import HarnessError  # noqa: E402
-from tests.fixtures import imdb_archive  # noqa: E402
+import harness
+from harness.errors import HarnessError
+from tests.fixtures import imdb_archive
 
-WORDS = "a film acting great wonderful moving superb awful boring dull terrible".split()
+WORDS = [
+    *["a", "film", "acting"],
+    *["great", "wonderful", "moving", "superb"],
+    *["awful", "boring", "dull", "terrible"],
+]
 FAST = {"epochs": 8.0, "lr": 3e-3, "batch_size": 8, "max_length": 64, "warmup": 0.1}
 
 

@@ -150,7 +150,7 @@ def test_settings_that_cannot_work_are_refused_by_name(
 ) -> None:
     with pytest.raises(HarnessError, match=r"--device do\(es\) not apply to the gbm baseline"):
         harness.baseline("titanic", model="gbm", device="cuda")
-    with pytest.raises(HarnessError, match="--checkpoint .*missing.pt: no such file"):
+    with pytest.raises(HarnessError, match=r"--checkpoint .*missing\.pt: no such file"):
         harness.baseline(
             "cifar10", model="airnet", checkpoint=str(tmp_path / "missing.pt"), device="cpu"
         )

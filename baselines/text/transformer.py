@@ -156,7 +156,7 @@ class TextModel:
         model = AutoModelForSequenceClassification.from_pretrained(
             self.folder, num_labels=2, local_files_only=True
         )
-        return tokenizer, model
+        return tokenizer, model.float()  # fp16 checkpoints train in fp32 (bf16 autocast)
 
     def fit(
         self,
