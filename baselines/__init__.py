@@ -99,5 +99,13 @@ def _default(comp: Competition, usable: dict[str, Baseline]) -> str:
     return next(n for n in DEFAULT_ORDER if n in usable)
 
 
+def kind_default(kind: str) -> str:
+    """The baseline a competition of this kind gets without ``--model`` on this machine."""
+    choose = getattr(importlib.import_module(f"baselines.{kind}"), "default", None)
+    if choose is not None:
+        return str(choose())
+    return next(n for n in DEFAULT_ORDER if (kind, n) in baselines())
+
+
 #: `harness baseline <comp>` without --model takes the first of these that applies.
 DEFAULT_ORDER = ("gbm", "tfidf-lr", "airnet", "forest", "linear")

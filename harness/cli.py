@@ -428,12 +428,13 @@ def baselines_command() -> None:
     """
     from rich.table import Table
 
-    from baselines import DEFAULT_ORDER, baselines
+    from baselines import KINDS, baselines, kind_default
 
+    defaults = {(kind, kind_default(kind)) for kind in KINDS}
     table = Table("baseline", "kind", "tasks", "what", "default")
     for (kind, name), b in sorted(baselines().items()):
         tasks = ", ".join(sorted(t.value for t in b.tasks))
-        default = "yes" if name == DEFAULT_ORDER[0] else ""
+        default = "yes" if (kind, name) in defaults else ""
         table.add_row(name, kind, tasks, b.summary, default)
     _console().print(table)
 

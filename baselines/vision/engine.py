@@ -216,7 +216,7 @@ def train(
             proba = predict_proba(evaluated, x, recipe, device=device, rows=valid_rows, net=None)
             report(epochs_run, proba)
         if progress is not None:
-            progress(f"epoch {epochs_run}/{epochs}  loss {float(loss):.4f}")
+            progress(f"epoch {epochs_run}/{epochs}  loss {loss.item():.4f}")
         if last:
             break
     final = ema.module if ema is not None else model
