@@ -114,7 +114,8 @@ def cifar(report: Report, home: Path, args: argparse.Namespace, model_name: str)
     truth = answers(home, "cifar10").set_index("id").loc[data.test_ids, "label"].to_numpy()
     names = np.asarray(data.columns)
     upload = time.perf_counter()
-    on_device(data.x_train, baseline.build(params, comp, data.columns, 0, device=args.device).device)
+    device = baseline.build(params, comp, data.columns, 0, device=args.device).device
+    on_device(data.x_train, device)
     upload = time.perf_counter() - upload
     rows = []
     warm = time.perf_counter()  # compiles (when the recipe compiles), not counted
@@ -122,13 +123,11 @@ def cifar(report: Report, home: Path, args: argparse.Namespace, model_name: str)
     warm = time.perf_counter() - warm
     seeds = 1 if model_name == "resnet18" else args.seeds
     for seed in range(seeds):
-        (model, proba), train_s, eval_s = run_once(baseline, comp, data, params, seed, args.device)
+        (_, proba), train_s, eval_s = run_once(baseline, comp, data, params, seed, args.device)
         accuracy = float((names[proba.argmax(1)] == truth).mean())
         rows.append((seed, accuracy, train_s, eval_s, train_s + eval_s))
     accs, totals = [r[1] for r in rows], [r[4] for r in rows]
-    table = [
-        (s, f"{a:.4f}", f"{t:.2f}", f"{e:.2f}", f"{total:.2f}") for s, a, t, e, total in rows
-    ]
+    table = [(s, f"{a:.4f}", f"{t:.2f}", f"{e:.2f}", f"{total:.2f}") for s, a, t, e, total in rows]
     ref_acc, ref_s = REFERENCE["cifar10" if model_name == "airnet" else "resnet18"]
     table.append(
         (
@@ -181,7 +180,7 @@ def dogs(report: Report, home: Path, args: argparse.Namespace) -> None:
             )
         )
     report.table(
-        f"Dogs vs Cats at {size} px, 6k train / 2k local test, from scratch (device {args.device})",
+        f"Dogs vs Cats at {size} px, 6k train / 2k local test, from scratch, {args.device}",
         ["model", "accuracy", "log loss", "temperature", "train s", "TTA eval s"],
         rows,
     )
