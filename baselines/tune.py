@@ -134,7 +134,7 @@ def tune(
     )
 
     def objective(trial: optuna.Trial) -> float:
-        params = {**baseline.space(_Pinned(trial, overrides)), **overrides}
+        params = {**baseline.space(_Pinned(trial, overrides)), **overrides}  # type: ignore[arg-type]
         if baseline.holdout is not None:
             return _holdout_trial(trial, params)
         scores: list[float] = []
@@ -240,7 +240,7 @@ def tune(
         board.end_run(parent, status="FAILED")
         raise HarnessError(f"study '{name}': no trial completed (all pruned or failed)")
     fixed_best = optuna.trial.FixedTrial(dict(best.params))
-    params = {**baseline.space(_Pinned(fixed_best, overrides)), **overrides}
+    params = {**baseline.space(_Pinned(fixed_best, overrides)), **overrides}  # type: ignore[arg-type]
     best_score = float(best.values[0])
     seconds = time.monotonic() - started
 
@@ -283,7 +283,7 @@ class _Pinned:
     """A trial whose ``suggest_*`` return the pinned value for a pinned name, without searching
     (or recording) it: ``--epochs 5`` fixes the epochs of every trial."""
 
-    def __init__(self, trial: optuna.Trial, pinned: dict[str, Any]) -> None:
+    def __init__(self, trial: Any, pinned: dict[str, Any]) -> None:
         self._trial, self._pinned = trial, pinned
 
     def __getattr__(self, name: str) -> Any:

@@ -190,7 +190,7 @@ class TextModel:
                 {"params": rest, "weight_decay": 0.0},
             ],
             lr=float(p["lr"]),
-            **({"fused": True} if cuda else {}),
+            fused=True if cuda else None,
         )
         warmup = max(1, int(float(p["warmup"]) * total))
         rng = np.random.default_rng(self.seed)

@@ -62,7 +62,7 @@ class AirNet(nn.Module):
         self.whiten = nn.Conv2d(3, len(weights), 2, padding=0, bias=True)
         self.whiten.weight.data.copy_(weights)
         self.whiten.weight.requires_grad_(False)  # fixed by the data; its bias still learns
-        self.whiten.bias.data.zero_()
+        nn.init.zeros_(self.whiten.bias)  # type: ignore[arg-type]
         blocks, inputs = [], len(weights)
         for width in widths:
             blocks.append(ConvBlock(inputs, width, bn_momentum))
