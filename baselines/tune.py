@@ -167,7 +167,10 @@ def tune(
         )
         trial.set_user_attr("cv_std", 0.0)
         trial.set_user_attr("train_seconds", float(getattr(estimator, "train_seconds", 0.0)))
-        test_predictions[trial.number] = predict(comp, estimator, data.x_test)
+        leader = _best(trial.study)
+        if leader is None or comp.metric.is_better(score, float(leader.values[0])):
+            test_predictions.clear()  # only the leader's predictions can be submitted
+            test_predictions[trial.number] = predict(comp, estimator, data.x_test)
         return score
 
     started = time.monotonic()
