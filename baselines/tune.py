@@ -97,6 +97,8 @@ def tune(
     if "progress" not in baseline.options:  # a line per epoch, for the models that have epochs
         options.pop("progress", None)
     _check_settings(baseline, overrides, options)
+    if "settings" in baseline.options:  # e.g. the ensemble, to find its members' studies
+        options["settings"] = settings
     public = load(comp.id, home=settings.home, size=options.get("image_size"))
     data = importlib.import_module(f"baselines.{baseline.kind}").load_data(comp, public)
     splits = _splits(comp, data, folds, seed, baseline.holdout)
@@ -306,7 +308,7 @@ def _check_settings(
     baseline: Baseline, overrides: dict[str, Any], options: dict[str, Any]
 ) -> None:
     """Refuse settings this baseline would ignore, naming them."""
-    unknown = sorted(set(options) - baseline.options)
+    unknown = sorted(set(options) - baseline.options - {"settings"})
     if unknown:
         flags = ", ".join("--" + name.replace("_", "-") for name in unknown)
         raise HarnessError(f"{flags} do(es) not apply to the {baseline.name} baseline")

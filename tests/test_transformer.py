@@ -121,3 +121,17 @@ def test_the_default_sentiment_baseline_is_the_best_this_machine_can_run() -> No
 
     chosen = get_baseline(get_competition("sentiment")).name
     assert chosen == ("ensemble" if torch.cuda.is_available() else "nbsvm")
+
+
+def test_the_ensemble_takes_its_members_tuned_params(sentiment: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    from baselines import get_baseline
+    from baselines.text.ensemble import tuned
+    from harness.registry import get_competition
+
+    comp = get_competition("sentiment")
+    nbsvm = get_baseline(comp, "nbsvm")
+    assert tuned(nbsvm, comp, settings) == nbsvm.defaults  # nothing tuned yet
+    result = harness.tune("sentiment", model="nbsvm", trials=3, submit=False)
+    assert tuned(nbsvm, comp, settings) == result.params
+    minilm = get_baseline(comp, "minilm")
+    assert tuned(minilm, comp, settings) == minilm.defaults  # its own study does not exist

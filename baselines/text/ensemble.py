@@ -1,6 +1,8 @@
 """The ensemble AUC rewards: the classical NB-SVM and the fine-tuned Transformer, their scores
 rank-averaged with a weight chosen on a blend slice of the training rows (never the local test,
-never the validation slice the tuner scores). Both members train on the rest of the rows."""
+never the validation slice the tuner scores). Both members train on the rest of the rows, each
+with the best params of its own study when one was tuned in this HARNESS_HOME (``harness tune
+sentiment --model nbsvm``), else its defaults."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from baselines import Baseline
 from baselines.data import take
 from baselines.text import TASKS
 from harness.competition import Competition
+from harness.settings import Settings
 
 # ----------------------------------------------------------------------------------------------
 # Defaults (no search: the members bring their own tuned settings)
@@ -92,18 +95,44 @@ class Ensemble:
 
 
 def build(
-    params: dict[str, Any], comp: Competition, columns: Any, seed: int, **options: Any
+    params: dict[str, Any],
+    comp: Competition,
+    columns: Any,
+    seed: int,
+    settings: Settings | None = None,
+    **options: Any,
 ) -> Ensemble:
     from baselines import get_baseline
 
     classical = get_baseline(comp, params["classical"])
     transformer = get_baseline(comp, params["transformer"])
     return Ensemble(
-        classical.build(classical.defaults, comp, columns, seed),
-        transformer.build(transformer.defaults, comp, columns, seed, **options),
+        classical.build(tuned(classical, comp, settings), comp, columns, seed),
+        transformer.build(tuned(transformer, comp, settings), comp, columns, seed, **options),
         float(params["blend"]),
         seed,
     )
+
+
+def tuned(member: Baseline, comp: Competition, settings: Settings | None) -> dict[str, Any]:
+    """The member's best params from its default study (``harness tune <comp> --model <member>``
+    in this HARNESS_HOME), else its defaults."""
+    import optuna
+
+    from baselines.tune import _best, _storage
+
+    if settings is None or not (settings.home / "optuna" / f"{comp.id}.journal").is_file():
+        return member.defaults
+    try:
+        study = optuna.load_study(
+            study_name=f"{comp.id}-{member.name}", storage=_storage(settings, comp, None, False)
+        )
+    except KeyError:  # no such study
+        return member.defaults
+    best = _best(study)
+    if best is None:
+        return member.defaults
+    return member.space(optuna.trial.FixedTrial(dict(best.params)))
 
 
 BASELINE = Baseline(
@@ -116,5 +145,5 @@ BASELINE = Baseline(
     summary="NB-SVM + fine-tuned MiniLM, rank-averaged with a weight chosen on a blend slice",
     source=Path(__file__),
     holdout=0.1,
-    options=frozenset({"device", "checkpoint", "compile", "progress"}),
+    options=frozenset({"device", "checkpoint", "compile", "progress", "settings"}),
 )
