@@ -2,7 +2,8 @@
 presets side by side, and `tune cifar10` wall time with GPU utilisation. One call does it all,
 so a lent GPU's 30 minutes go to measuring (see ../shared/GPU.md for carrying data there).
 
-    python bench/vision.py --raw DIR [--seeds 5] [--device cuda] [--parts cifar,resnet18,dogs,tune]
+    python bench/vision.py --raw DIR [--seeds 5] [--device cuda]
+                           [--parts cifar,resnet18,profile,dogs,tune]
                            [--trials 20] [--tiny] [--md FILE]
 
 ``--raw DIR`` holds the publishers' archives (``python ../shared/data/make_raw.py DIR``).
@@ -151,6 +152,31 @@ def cifar(report: Report, home: Path, args: argparse.Namespace, model_name: str)
     )
 
 
+def profile(report: Report, home: Path, args: argparse.Namespace) -> None:
+    """Where one AirNet run's time goes: torch.profiler's top operators by device time."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as profiler
+
+    from baselines import get_baseline
+
+    comp, data = load("cifar10", home)
+    baseline = get_baseline(comp, "airnet")
+    params = dict(baseline.defaults)
+    if args.tiny:
+        params.update(epochs=1.0, batch_size=256, compile=False)
+    run_once(baseline, comp, data, params, 1000, args.device)  # warm-up: compile, upload
+    activities = [ProfilerActivity.CPU]
+    if args.device == "cuda":
+        activities.append(ProfilerActivity.CUDA)
+    with profiler(activities=activities) as prof:
+        run_once(baseline, comp, data, params, 0, args.device)
+    key = "self_cuda_time_total" if args.device == "cuda" else "self_cpu_time_total"
+    report.code(
+        f"profile of one AirNet run on {args.device} (top operators by {key})",
+        prof.key_averages().table(sort_by=key, row_limit=15, max_name_column_width=60),
+    )
+
+
 def dogs(report: Report, home: Path, args: argparse.Namespace) -> None:
     from sklearn.metrics import log_loss
 
@@ -252,7 +278,7 @@ def main() -> None:
     raw = Path(args.raw)
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        if parts & {"cifar", "resnet18", "tune"}:
+        if parts & {"cifar", "resnet18", "profile", "tune"}:
             started = time.perf_counter()
             harness.prepare("cifar10", raw / "cifar-10-python.tar.gz", home=home)
             report.note(f"prepared cifar10 in {time.perf_counter() - started:.1f} s")
@@ -262,6 +288,8 @@ def main() -> None:
             cifar(report, home, args, "airnet")
         if "resnet18" in parts:
             cifar(report, home, args, "resnet18")
+        if "profile" in parts:
+            profile(report, home, args)
         if "dogs" in parts:
             harness.prepare("dogs-vs-cats", raw / "dogs-vs-cats.zip", home=home)
             dogs(report, home, args)

@@ -118,7 +118,7 @@ def test_tuning_reports_every_epoch_and_submits_the_best_trial(
         compile=False,
     )
     trials = result.study.trials
-    assert len(trials) == 3 and trials[0].params["lr"] == 0.4  # the defaults first
+    assert len(trials) == 3 and trials[0].params["lr"] == 2.0  # the defaults first
     assert all(sorted(t.intermediate_values) == [1, 2] for t in trials)  # an epoch a report
     assert all(t.params.get("epochs", 2.0) == 2.0 for t in trials)
     best = max(t.value for t in trials if t.value is not None)

@@ -21,7 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "epochs": 10.0,
     "batch_size": 1024,
     "optimizer": "sgd",
-    "lr": 0.4,  # Nesterov SGD, peak of a one-cycle schedule
+    "lr": 2.0,  # Nesterov SGD, peak of a one-cycle schedule (bench/RESULTS.md §8: why)
     "momentum": 0.85,
     "weight_decay": 5e-4,
     "schedule": "onecycle",
@@ -40,7 +40,7 @@ def space(trial: Any) -> dict[str, Any]:
         **DEFAULTS,
         "epochs": trial.suggest_categorical("epochs", [8.0, 10.0, 12.0, 16.0]),
         "batch_size": trial.suggest_categorical("batch_size", [512, 1024]),  # few shapes
-        "lr": trial.suggest_float("lr", 0.05, 2.0, log=True),
+        "lr": trial.suggest_float("lr", 0.2, 6.0, log=True),
         "momentum": trial.suggest_float("momentum", 0.8, 0.95),
         "weight_decay": trial.suggest_float("weight_decay", 1e-4, 3e-3, log=True),
         "label_smoothing": trial.suggest_float("label_smoothing", 0.0, 0.3),
