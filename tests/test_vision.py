@@ -189,3 +189,21 @@ def test_the_cli_trains_on_the_cpu(cifar: Path, tiny_airnet: None) -> None:
     assert "submitted as baseline/airnet" in result.output
     result = CliRunner().invoke(cli, ["baseline", "titanic", "--device", "cuda"])
     assert result.exit_code == 1 and "--device do(es) not apply" in result.output
+
+
+def test_muon_orthogonalises_filter_updates_and_trains(cifar: Path, tiny_airnet: None) -> None:
+    from baselines.vision.muon import orthogonalise
+
+    g = torch.randn(16, 72, generator=torch.Generator().manual_seed(0))
+    g[0] *= 100  # one dominant direction, as in a raw gradient
+    singular = torch.linalg.svdvals(orthogonalise(g))
+    assert float(singular.min()) > 0.5 and float(singular.max()) < 1.3  # all near 1
+    assert orthogonalise(g.T).shape == (72, 16)
+
+    result = harness.baseline(
+        "cifar10",
+        model="airnet",
+        overrides={**TINY, "optimizer": "muon"},
+        device="cpu",
+    )
+    assert result.cv_score > 0.5

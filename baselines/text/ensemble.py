@@ -132,7 +132,7 @@ def tuned(member: Baseline, comp: Competition, settings: Settings | None) -> dic
     best = _best(study)
     if best is None:
         return member.defaults
-    return member.space(optuna.trial.FixedTrial(dict(best.params)))
+    return member.space(optuna.trial.FixedTrial(dict(best.params)))  # type: ignore[arg-type]
 
 
 BASELINE = Baseline(

@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "batch_size": 1024,
     "optimizer": "sgd",
     "lr": 2.0,  # Nesterov SGD, peak of a one-cycle schedule (bench/RESULTS.md §8: why)
+    "muon_lr": 0.2,  # used by optimizer "muon" (orthogonalised updates of the conv filters)
     "momentum": 0.85,
     "weight_decay": 5e-4,
     "schedule": "onecycle",

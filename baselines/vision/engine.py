@@ -33,8 +33,9 @@ class Recipe:
 
     epochs: float = 10.0
     batch_size: int = 512
-    optimizer: str = "sgd"  # "sgd" (Nesterov) or "adamw"
+    optimizer: str = "sgd"  # "sgd" (Nesterov), "adamw", or "muon" (conv filters; SGD the rest)
     lr: float = 0.2  # peak learning rate
+    muon_lr: float = 0.2  # peak rate of the orthogonalised updates ("muon")
     momentum: float = 0.9
     weight_decay: float = 5e-4
     schedule: str = "onecycle"  # "onecycle" (linear warm-up then decay) or "linear" (decay)
@@ -193,8 +194,9 @@ def train(
             index = perm[i * batch_size : (i + 1) * batch_size]
             batch = augment(images[index], recipe, generator)
             inputs = normalise(batch, torch.float32)
+            multiplier = _schedule(step, total_steps, recipe)
             for group in optimizer.param_groups:
-                group["lr"] = recipe.lr * _schedule(step, total_steps, recipe)
+                group["lr"] = group["peak_lr"] * multiplier
             with autocast:
                 loss = F.cross_entropy(
                     net(inputs), labels[index], label_smoothing=recipe.label_smoothing
@@ -328,13 +330,34 @@ def _optimizer(model: Any, recipe: Recipe, cuda: bool) -> Any:
         {"params": rest, "weight_decay": 0.0},
     ]
     fused = {"fused": True} if cuda else {}
+    optimizer: Any
     if recipe.optimizer == "sgd":
-        return torch.optim.SGD(
+        optimizer = torch.optim.SGD(
             groups, lr=recipe.lr, momentum=recipe.momentum, nesterov=True, **fused
         )
-    if recipe.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=recipe.lr, betas=(recipe.momentum, 0.999), **fused)
-    raise HarnessError(f"unknown optimizer '{recipe.optimizer}': expected sgd or adamw")
+    elif recipe.optimizer == "adamw":
+        optimizer = torch.optim.AdamW(
+            groups, lr=recipe.lr, betas=(recipe.momentum, 0.999), **fused
+        )
+    elif recipe.optimizer == "muon":
+        from baselines.vision.muon import Muon
+
+        filters = [p for p in decay if p.ndim == 4]
+        others = [p for p in decay if p.ndim != 4]
+        optimizer = Muon(
+            [
+                {"params": filters, "lr": recipe.muon_lr, "muon": True},
+                {"params": others, "lr": recipe.lr, "muon": False},
+                {"params": rest, "lr": recipe.lr, "muon": False, "weight_decay": 0.0},
+            ],
+            momentum=recipe.momentum,
+            weight_decay=recipe.weight_decay,
+        )
+    else:
+        raise HarnessError(f"unknown optimizer '{recipe.optimizer}': expected sgd, adamw or muon")
+    for group in optimizer.param_groups:
+        group["peak_lr"] = group["lr"]
+    return optimizer
 
 
 def _ema(model: Any, decay: float) -> Any:
