@@ -12,6 +12,7 @@ It runs on the CPU too (float32, no compile): tests use it there with a tiny net
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -88,9 +89,18 @@ def normalise(batch: Any, dtype: Any) -> Any:
     import torch
 
     x = batch.permute(0, 3, 1, 2).to(dtype).div_(255)
-    mean = torch.tensor(MEAN, device=x.device, dtype=dtype).view(1, 3, 1, 1)
-    std = torch.tensor(STD, device=x.device, dtype=dtype).view(1, 3, 1, 1)
+    mean, std = _statistics(x.device, dtype)
     return x.sub_(mean).div_(std).contiguous(memory_format=torch.channels_last)
+
+
+@functools.cache
+def _statistics(device: Any, dtype: Any) -> tuple[Any, Any]:
+    """MEAN and STD as 1×3×1×1 tensors on ``device``, made once (no copy to the GPU per step)."""
+    import torch
+
+    mean = torch.tensor(MEAN, device=device, dtype=dtype).view(1, 3, 1, 1)
+    std = torch.tensor(STD, device=device, dtype=dtype).view(1, 3, 1, 1)
+    return mean, std
 
 
 def augment(batch: Any, recipe: Recipe, generator: Any) -> Any:
@@ -161,12 +171,12 @@ def train(
     cuda = device.type == "cuda"
     images = on_device(x, device)
     labels = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
-    order_rows = (
+    train_rows = (
         torch.arange(len(x), device=device)
         if rows is None
         else torch.as_tensor(np.asarray(rows), dtype=torch.long, device=device)
     )
-    n = len(order_rows)
+    n = len(train_rows)
     batch_size = min(recipe.batch_size, n)
     steps_per_epoch = max(1, n // batch_size)  # drop the last partial batch: few, fixed shapes
     total_steps = max(1, round(recipe.epochs * steps_per_epoch))
@@ -187,7 +197,7 @@ def train(
     epochs_run = 0
     for epoch in range(epochs):
         model.train()
-        perm = order_rows[torch.randperm(n, device=device, generator=generator)]
+        perm = train_rows[torch.randperm(n, device=device, generator=generator)]
         for i in range(steps_per_epoch):
             if step >= total_steps:
                 break
@@ -215,7 +225,7 @@ def train(
             and (last or epochs_run % recipe.eval_every == 0)
         ):
             evaluated = ema.module if ema is not None else model
-            proba = predict_proba(evaluated, x, recipe, device=device, rows=valid_rows, net=None)
+            proba = predict_proba(evaluated, x, recipe, device=device, rows=valid_rows)
             report(epochs_run, proba)
         if progress is not None:
             progress(f"epoch {epochs_run}/{epochs}  loss {loss.item():.4f}")
@@ -236,7 +246,6 @@ def predict_proba(
     device: Any,
     rows: np.ndarray | None = None,
     temperature: float = 1.0,
-    net: Any = None,
     batch_size: int = 1000,
 ) -> np.ndarray:
     """Class probabilities for ``x[rows]`` with the recipe's test-time augmentation."""
