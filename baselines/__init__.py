@@ -39,7 +39,8 @@ class Baseline:
     summary: str = ""
     source: Path | None = field(default=None, compare=False)  # logged with every run
     #: None: scored by k-fold CV (sklearn estimators). A fraction: one seeded held-out slice of
-    #: public train, the model reporting per epoch (``fit(x, y, rows=, valid=, report=)``).
+    #: public train, the model reporting per epoch (``fit(x, y, rows=, valid=, report=)``,
+    #: ``predict_proba(x, rows=)``).
     holdout: float | None = None
     options: frozenset[str] = frozenset()  # run options ``build`` accepts (device, checkpoint…)
 

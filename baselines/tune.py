@@ -164,9 +164,9 @@ def tune(
 
         estimator = baseline.build(params, comp, data.columns, seed, **options)
         estimator.fit(data.x_train, data.y_train, rows=train_rows, valid=valid_rows, report=report)
-        score = float(
-            comp.metric.fn(answer, predict(comp, estimator, take(data.x_train, valid_rows)))
-        )
+        # by rows of the whole array: a copy would be uploaded to the device again every trial
+        proba = estimator.predict_proba(data.x_train, rows=valid_rows)
+        score = float(comp.metric.fn(answer, from_proba(comp, proba)))
         trial.set_user_attr("cv_std", 0.0)
         trial.set_user_attr("train_seconds", float(getattr(estimator, "train_seconds", 0.0)))
         leader = _best(trial.study)

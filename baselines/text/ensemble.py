@@ -72,22 +72,21 @@ class Ensemble:
         self.transformer.fit(x, y, rows=kept)
         self.train_seconds = self.transformer.train_seconds
         a = ranks(self.classical.predict_proba(take(x, blend))[:, 1])
-        b = ranks(self.transformer._proba(x, blend)[:, 1])
+        b = ranks(self.transformer.predict_proba(x, blend)[:, 1])
         aucs = [roc_auc_score(y[blend], (1 - w) * a + w * b) for w in WEIGHTS]
         self.weight = float(WEIGHTS[int(np.argmax(aucs))])
         if valid is not None and report is not None:
-            score = self._scores(x, valid)
-            report(1, np.column_stack([1 - score, score]))
+            report(1, self.predict_proba(x, valid))
         return self
 
     def _scores(self, x: Any, rows: np.ndarray | None = None) -> np.ndarray:
         part = x if rows is None else take(x, rows)
         a = ranks(self.classical.predict_proba(part)[:, 1])
-        b = ranks(self.transformer._proba(x, rows)[:, 1])
+        b = ranks(self.transformer.predict_proba(x, rows)[:, 1])
         return np.asarray((1 - self.weight) * a + self.weight * b)
 
-    def predict_proba(self, x: Any) -> np.ndarray:
-        score = self._scores(x)
+    def predict_proba(self, x: Any, rows: np.ndarray | None = None) -> np.ndarray:
+        score = self._scores(x, rows)
         return np.column_stack([1 - score, score])
 
     def predict(self, x: Any) -> np.ndarray:

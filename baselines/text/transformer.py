@@ -219,7 +219,7 @@ class TextModel:
             epoch += 1
             self.model_ = model
             if valid is not None and report is not None:
-                report(epoch, self._proba(x, valid))
+                report(epoch, self.predict_proba(x, valid))
             if self.progress is not None:
                 self.progress(
                     f"epoch {epoch}/{math.ceil(total / steps_per_epoch)}  loss {loss.item():.4f}"
@@ -243,7 +243,8 @@ class TextModel:
             mask[i, : len(s)] = 1
         return {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device)}
 
-    def _proba(self, x: Any, rows: np.ndarray | None = None) -> np.ndarray:
+    def predict_proba(self, x: Any, rows: np.ndarray | None = None) -> np.ndarray:
+        """Class probabilities for ``x`` (or its ``rows``: no copy of the texts is made)."""
         import torch
 
         p = self.params
@@ -260,11 +261,8 @@ class TextModel:
         self.model_.train()
         return out
 
-    def predict_proba(self, x: Any) -> np.ndarray:
-        return self._proba(x)
-
     def predict(self, x: Any) -> np.ndarray:
-        return np.asarray(self._proba(x).argmax(1))
+        return np.asarray(self.predict_proba(x).argmax(1))
 
 
 def make(default_checkpoint: Callable[[], str] | None) -> Callable[..., TextModel]:
