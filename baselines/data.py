@@ -59,3 +59,16 @@ def from_proba(comp: Competition, proba: np.ndarray) -> np.ndarray:
     if comp.metric.needs in (Needs.PROBABILITIES, Needs.FINITE):
         return np.asarray(proba[:, 1])
     return np.asarray(proba.argmax(1))
+
+
+def split_rows(
+    rows: np.ndarray, y: np.ndarray, fraction: float, seed: int, *, stratify: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """``rows`` split into kept and held-out (``fraction`` of them), seeded, stratified by
+    ``y[rows]`` when asked; both sorted."""
+    from sklearn.model_selection import train_test_split
+
+    kept, held = train_test_split(
+        rows, test_size=fraction, random_state=seed, stratify=y[rows] if stratify else None
+    )
+    return np.sort(kept), np.sort(held)

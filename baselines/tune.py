@@ -331,17 +331,13 @@ def _splits(
     comp: Competition, data: Data, folds: int, seed: int, holdout: float | None = None
 ) -> list[tuple[Any, Any]]:
     """k folds of public train, or one held-out slice (stratified for classification)."""
-    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+    from sklearn.model_selection import KFold, StratifiedKFold
 
-    from baselines.data import is_classification
+    from baselines.data import is_classification, split_rows
 
     if holdout is not None:
         rows = np.arange(len(data.y_train))
-        stratify = data.y_train if is_classification(comp) else None
-        kept, held = train_test_split(
-            rows, test_size=holdout, random_state=seed, stratify=stratify
-        )
-        return [(np.sort(kept), np.sort(held))]
+        return [split_rows(rows, data.y_train, holdout, seed, stratify=is_classification(comp))]
     if is_classification(comp):
         splitter: Any = StratifiedKFold(folds, shuffle=True, random_state=seed)
     else:

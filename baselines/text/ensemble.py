@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from baselines import Baseline
-from baselines.data import take
+from baselines.data import split_rows, take
 from baselines.text import TASKS
 from harness.competition import Competition
 from harness.settings import Settings
@@ -61,13 +61,10 @@ class Ensemble:
         report: Callable[[int, np.ndarray], None] | None = None,
     ) -> Ensemble:
         from sklearn.metrics import roc_auc_score
-        from sklearn.model_selection import train_test_split
 
         y = np.asarray(y)
         rows = np.arange(len(y)) if rows is None else np.asarray(rows)
-        kept, blend = train_test_split(
-            rows, test_size=self.blend, random_state=self.seed, stratify=y[rows]
-        )
+        kept, blend = split_rows(rows, y, self.blend, self.seed)
         self.classical.fit(take(x, kept), y[kept])
         self.transformer.fit(x, y, rows=kept)
         self.train_seconds = self.transformer.train_seconds

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from baselines import Baseline, SpaceFn
-from baselines.data import Data
+from baselines.data import Data, split_rows
 from harness.competition import Competition, Task
 from harness.errors import HarnessError
 from harness.metrics import Needs
@@ -92,7 +92,7 @@ class ImageModel:
         rows = np.arange(len(x)) if rows is None else np.asarray(rows)
         held: np.ndarray | None = None
         if self.calibrate:
-            rows, held = _split(rows, np.asarray(y), CALIBRATION, self.seed + 1)
+            rows, held = split_rows(rows, np.asarray(y), CALIBRATION, self.seed + 1)
         rng = np.random.default_rng(self.seed)
         sample = np.asarray(x[np.sort(rng.choice(rows, min(len(rows), 5000), replace=False))])
         net = self.make_net(self.classes, sample, self.checkpoint)
@@ -130,13 +130,6 @@ class ImageModel:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self.predict_proba(x).argmax(1))
-
-
-def _split(rows: np.ndarray, y: np.ndarray, fraction: float, seed: int) -> tuple[Any, Any]:
-    from sklearn.model_selection import train_test_split
-
-    kept, held = train_test_split(rows, test_size=fraction, random_state=seed, stratify=y[rows])
-    return np.sort(kept), np.sort(held)
 
 
 def image_baseline(
