@@ -88,20 +88,19 @@ def get_baseline(comp: Competition, name: str | None = None) -> Baseline:
 
 
 def _default(comp: Competition, usable: dict[str, Baseline]) -> str:
-    """A kind may choose by what the machine can run (``default()``: text takes the ensemble
-    on a GPU); otherwise the first of DEFAULT_ORDER that applies."""
+    """The default of the kind that serves ``comp`` (:func:`kind_default`)."""
     for kind in KINDS:
-        module = importlib.import_module(f"baselines.{kind}")
-        choose = getattr(module, "default", None)
-        if choose is not None and comp.task in module.TASKS:
-            chosen = choose()
+        if comp.task in importlib.import_module(f"baselines.{kind}").TASKS:
+            chosen = kind_default(kind)
             if chosen in usable:
-                return str(chosen)
+                return chosen
     return next(n for n in DEFAULT_ORDER if n in usable)
 
 
 def kind_default(kind: str) -> str:
-    """The baseline a competition of this kind gets without ``--model`` on this machine."""
+    """The baseline a competition of this kind gets without ``--model`` on this machine: the
+    kind's own choice by what the machine can run (``default()``: text takes the ensemble on a
+    GPU), otherwise its first baseline in DEFAULT_ORDER."""
     choose = getattr(importlib.import_module(f"baselines.{kind}"), "default", None)
     if choose is not None:
         return str(choose())

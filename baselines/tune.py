@@ -270,7 +270,6 @@ def tune(
                 artifacts,
                 test_predictions.get(best.number),
                 splits[0][0] if baseline.holdout is not None else None,
-                overrides,
                 options,
             )
     return TuneResult(
@@ -308,14 +307,14 @@ def _check_settings(
     baseline: Baseline, overrides: dict[str, Any], options: dict[str, Any]
 ) -> None:
     """Refuse settings this baseline would ignore, naming them."""
-    unknown = sorted(set(options) - baseline.options - {"settings"})
-    if unknown:
-        flags = ", ".join("--" + name.replace("_", "-") for name in unknown)
-        raise HarnessError(f"{flags} do(es) not apply to the {baseline.name} baseline")
-    unknown = sorted(set(overrides) - set(baseline.defaults))
-    if unknown:
-        flags = ", ".join("--" + name.replace("_", "-") for name in unknown)
-        raise HarnessError(f"{flags} do(es) not apply to the {baseline.name} baseline")
+    for given, accepted in (
+        (options, baseline.options | {"settings"}),
+        (overrides, set(baseline.defaults)),
+    ):
+        unknown = sorted(set(given) - accepted)
+        if unknown:
+            flags = ", ".join("--" + name.replace("_", "-") for name in unknown)
+            raise HarnessError(f"{flags} do(es) not apply to the {baseline.name} baseline")
 
 
 def _best(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
@@ -430,7 +429,6 @@ def _submit(
     artifacts: list[Path],
     predictions: np.ndarray | None,
     rows: np.ndarray | None,
-    overrides: dict[str, Any],
     options: dict[str, Any],
 ) -> SubmissionResult:
     import pandas as pd
