@@ -2,15 +2,19 @@
 competition from its declaration. Each baseline file reads like airbench: its defaults and its
 search space at the top. ``baselines.tune`` is the Optuna core they share.
 
-Registry: ``get_baseline(comp, name)``; every module in ``baselines/<kind>/`` that defines
-``BASELINE`` (or a list ``BASELINES``) is registered; a kind may also resolve names on demand
-(``find(name)``: vision's ``timm:<architecture>``).
+Registry: ``get_baseline(comp, name)``; every module file directly in ``baselines/<kind>/``
+that defines ``BASELINE`` (or a list ``BASELINES``) is registered; a kind may also resolve names
+on demand (``find(name)``: vision's ``timm:<architecture>``). Subpackages of a kind (vision's
+``engine/``) are machinery, never scanned: they may import torch at the top, baseline files
+may not (the core install has no torch; a baseline names what it ``requires`` and the extra
+that installs it, and is listed, but refused with that hint, until it is installed).
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import importlib.util
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +47,38 @@ class Baseline:
     #: ``predict_proba(x, rows=)``).
     holdout: float | None = None
     options: frozenset[str] = frozenset()  # run options ``build`` accepts (device, checkpoint…)
+    requires: tuple[str, ...] = ()  # modules it imports when it runs: ("torch", "timm")
+    extra: str | None = None  # the pip extra of harness that installs them: "vision"
+
+    def missing(self) -> list[str]:
+        """The modules in ``requires`` that this environment cannot import."""
+        return [name for name in self.requires if not importable(name)]
+
+    def check_installed(self) -> None:
+        """Raise a :class:`HarnessError` naming what to install, if anything is missing."""
+        missing = self.missing()
+        if missing:
+            raise HarnessError(
+                f"the {self.name} baseline needs {', '.join(missing)}: {install_hint(self.extra)}"
+            )
+
+
+def importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def install_hint(extra: str | None) -> str:
+    """The pip command that installs ``extra``: ``pip install -e '.[vision]'`` in a checkout
+    (how the README installs harness), else ``pip install 'harness[vision]'``."""
+    what = f"[{extra}]" if extra else ""
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file():  # an editable install from a checkout
+        where = "." if Path.cwd() == checkout else str(checkout)
+        return f"pip install -e '{where}{what}'"
+    return f"pip install 'harness{what}'"
 
 
 KINDS = ("tabular", "text", "vision")
@@ -54,6 +90,8 @@ def baselines() -> dict[tuple[str, str], Baseline]:
     for kind in KINDS:
         package = importlib.import_module(f"baselines.{kind}")
         for module in pkgutil.iter_modules(package.__path__):
+            if module.ispkg:  # machinery (vision's engine/), not baseline files
+                continue
             loaded = importlib.import_module(f"baselines.{kind}.{module.name}")
             declared = [getattr(loaded, "BASELINE", None), *getattr(loaded, "BASELINES", [])]
             for baseline in declared:

@@ -92,6 +92,7 @@ def tune(
     from leaderboard import Leaderboard
 
     baseline = get_baseline(comp, model)
+    baseline.check_installed()
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     options = {k: v for k, v in (options or {}).items() if v is not None}
     if "progress" not in baseline.options:  # a line per epoch, for the models that have epochs

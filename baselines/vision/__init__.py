@@ -139,6 +139,8 @@ def image_baseline(
     space: SpaceFn,
     summary: str,
     source: Path | None,
+    *,
+    requires: tuple[str, ...] = ("torch",),
 ) -> Baseline:
     """A :class:`Baseline` from a network factory: params are :class:`engine.Recipe` fields."""
 
@@ -178,6 +180,8 @@ def image_baseline(
         source=source,
         holdout=HOLDOUT,
         options=OPTIONS,
+        requires=requires,
+        extra="vision",
     )
 
 

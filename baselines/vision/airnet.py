@@ -57,7 +57,7 @@ def space(trial: Any) -> dict[str, Any]:
 # Network
 # ----------------------------------------------------------------------------------------------
 def make_net(classes: int, sample: np.ndarray, checkpoint: str | None) -> Any:
-    from baselines.vision.nets import AirNet
+    from baselines.vision.engine.nets import AirNet
     from baselines.vision.timm_models import load_checkpoint
 
     net = AirNet(classes, sample, widths=WIDTHS)

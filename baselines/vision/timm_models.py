@@ -18,6 +18,7 @@ from harness.errors import HarnessError
 # ----------------------------------------------------------------------------------------------
 # Defaults and search spaces
 # ----------------------------------------------------------------------------------------------
+TIMM = ("torch", "timm")  # what these need installed (harness[vision])
 RESNET18: dict[str, Any] = {  # CIFAR-10 at 32 px, from scratch
     "epochs": 30.0,
     "batch_size": 512,
@@ -114,18 +115,21 @@ def load_checkpoint(net: Any, path: str) -> Any:
 
 
 def timm_baseline(architecture: str) -> Baseline:
-    import timm
-
-    if not timm.list_models(architecture):
-        raise HarnessError(f"timm has no model '{architecture}'; see timm.list_models()")
-    return image_baseline(
+    baseline = image_baseline(
         f"timm:{architecture}",
         timm_net(architecture),
         RESNET26D,
         adamw_space(RESNET26D),
         f"timm {architecture} from scratch, AdamW one-cycle",
         Path(__file__),
+        requires=TIMM,
     )
+    baseline.check_installed()
+    import timm
+
+    if not timm.list_models(architecture):
+        raise HarnessError(f"timm has no model '{architecture}'; see timm.list_models()")
+    return baseline
 
 
 BASELINES = [
@@ -136,6 +140,7 @@ BASELINES = [
         sgd_space(RESNET18),
         "timm resnet18 from scratch, Nesterov SGD one-cycle (a learner's CIFAR recipe)",
         Path(__file__),
+        requires=TIMM,
     ),
     image_baseline(
         "resnet26d",
@@ -144,5 +149,6 @@ BASELINES = [
         adamw_space(RESNET26D),
         "timm resnet26d from scratch: AdamW 2e-3, wd 0.05, one-cycle, 40 epochs, 128 px",
         Path(__file__),
+        requires=TIMM,
     ),
 ]
