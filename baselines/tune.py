@@ -13,7 +13,9 @@ import importlib
 import json
 import os
 import tempfile
+import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,15 +24,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from baselines import Baseline, get_baseline
+from baselines.cpu import CpuShare, limit_threads
 from baselines.data import Data, from_proba, predict, take, truth
 from harness.competition import Competition
-from harness.errors import HarnessError
+from harness.errors import HarnessError, Interrupted
 from harness.settings import Settings
 
 if TYPE_CHECKING:
     import optuna
 
     from harness.api import SubmissionResult
+    from leaderboard import Leaderboard
 
 FOLDS = 5
 
@@ -41,12 +45,15 @@ class Progress:
 
     trial: int  # trials finished in this run (1-based)
     trials: int | None  # planned in this run
-    value: float | None  # None when pruned or failed
-    state: str
-    best: float
+    value: float | None  # a complete trial's score; None when pruned or failed
+    state: str  # "complete", "pruned", "fail"
+    best: float  # the best complete trial's score so far (never falls); nan before one
     best_trial: int
     elapsed: float  # seconds since this run started
     timeout: float | None
+    number: int = -1  # the trial's number in the study
+    pruned_at: str | None = None  # "fold 2 of 5", "epoch 3": where a pruned trial stopped
+    threads: int = 1  # the threads this trial could use
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,7 @@ def tune(
     trials: int | None = 20,
     timeout: float | None = None,
     jobs: int = 1,
+    threads: int | None = None,
     study_name: str | None = None,
     storage: str | None = None,
     seed: int = 0,
@@ -84,8 +92,10 @@ def tune(
 ) -> TuneResult:
     """Tune ``model`` on ``comp`` (``fixed``: run its defaults once, no search).
 
-    ``overrides`` pin hyperparameters (``{"epochs": 5}``) in every trial; ``options`` are run
-    settings the baseline declares (``device``, ``checkpoint``, ``image_size``…)."""
+    ``threads`` caps each trial's threads (default: the free cores // ``jobs``, measured
+    before every trial, see :mod:`baselines.cpu`). ``overrides`` pin hyperparameters
+    (``{"epochs": 5}``) in every trial; ``options`` are run settings the baseline declares
+    (``device``, ``checkpoint``, ``image_size``…)."""
     import optuna
 
     from harness.loading import load
@@ -107,7 +117,9 @@ def tune(
     board = Leaderboard(settings)
     test_predictions: dict[int, np.ndarray] = {}  # holdout baselines: trial -> test predictions
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # A failed trial's error is raised by `optimize` itself; Optuna's own warning would print
+    # its traceback a second time (and one for Ctrl-C).
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     direction = (
         optuna.study.StudyDirection.MAXIMIZE
         if comp.metric.greater_is_better
@@ -122,6 +134,9 @@ def tune(
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
         load_if_exists=True,
     )
+    with warnings.catch_warnings():  # experimental since Optuna 3.2, and stable in use
+        warnings.simplefilter("ignore")
+        study.set_metric_names([comp.metric.name])  # optuna-dashboard shows "accuracy"
     if not study.trials:
         study.enqueue_trial(baseline.defaults)
     parent = board.start_run(
@@ -135,8 +150,12 @@ def tune(
             "storage": storage or "journal (HARNESS_HOME)",
         },
     )
+    share = CpuShare(jobs, threads)
 
     def objective(trial: optuna.Trial) -> float:
+        used = share.threads()
+        limit_threads(used)
+        trial.set_user_attr("threads", used)
         params = {**baseline.space(_Pinned(trial, overrides)), **overrides}  # type: ignore[arg-type]
         if baseline.holdout is not None:
             return _holdout_trial(trial, params)
@@ -176,68 +195,28 @@ def tune(
             test_predictions[trial.number] = predict(comp, estimator, data.x_test)
         return score
 
-    started = time.monotonic()
-    done = 0
-
-    def track(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        nonlocal done
-        done += 1
-        value = trial.value
-        metrics = {"duration_s": trial.duration.total_seconds() if trial.duration else 0.0}
-        if value is not None:
-            metrics["cv_score"] = value
-            metrics["cv_std"] = trial.user_attrs.get("cv_std", 0.0)
-        if "train_seconds" in trial.user_attrs:
-            metrics["train_seconds"] = trial.user_attrs["train_seconds"]
-        start = trial.datetime_start.timestamp() if trial.datetime_start else time.time()
-        end = trial.datetime_complete.timestamp() if trial.datetime_complete else time.time()
-        board.log_child(
-            comp,
-            parent,
-            name=f"trial {trial.number}",
-            params={**trial.params, **overrides},
-            metrics=metrics,
-            tags={"harness.trial": str(trial.number), "harness.state": trial.state.name},
-            start_ms=int(start * 1000),
-            end_ms=int(end * 1000),
-            status="FINISHED" if value is not None else "KILLED",
-        )
-        if progress is not None:
-            best = _best(study)
-            best_value = best.value if best is not None else None
-            best_number = best.number if best is not None else -1
-            if value is not None and (
-                best_value is None or comp.metric.is_better(value, best_value)
-            ):  # the storage may not list this trial as finished yet
-                best_value, best_number = value, trial.number
-            progress(
-                Progress(
-                    trial=done,
-                    trials=trials,
-                    value=value,
-                    state=trial.state.name.lower(),
-                    best=float("nan") if best_value is None else float(best_value),
-                    best_trial=best_number,
-                    elapsed=time.monotonic() - started,
-                    timeout=timeout,
-                )
-            )
-
+    step = "epoch" if baseline.holdout is not None else f"fold of {folds}"
+    tracker = _Tracker(board, comp, parent, overrides, step, progress, trials, timeout, study)
     try:
         # Enqueued trials run one at a time first: two threads can otherwise both pop the same
         # waiting trial from an RDB storage (SQLite has no row locks) and one fails to `tell` it.
         waiting = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)))
         first = 0 if jobs == 1 else waiting if trials is None else min(waiting, trials)
         if first:
-            study.optimize(objective, n_trials=first, timeout=timeout, callbacks=[track])
+            study.optimize(objective, n_trials=first, timeout=timeout, callbacks=[tracker])
         left = None if trials is None else trials - first
         if left is None or left > 0:
             remaining = (
-                None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
+                None
+                if timeout is None
+                else max(0.0, timeout - (time.monotonic() - tracker.started))
             )
             study.optimize(
-                objective, n_trials=left, timeout=remaining, n_jobs=jobs, callbacks=[track]
+                objective, n_trials=left, timeout=remaining, n_jobs=jobs, callbacks=[tracker]
             )
+    except KeyboardInterrupt:
+        board.end_run(parent, status="KILLED")
+        raise Interrupted(_interrupted(study, tracker.done, resumable=not fixed)) from None
     except BaseException:
         board.end_run(parent, status="KILLED")
         raise
@@ -248,7 +227,7 @@ def tune(
     fixed_best = optuna.trial.FixedTrial(dict(best.params))
     params = {**baseline.space(_Pinned(fixed_best, overrides)), **overrides}  # type: ignore[arg-type]
     best_score = float(best.values[0])
-    seconds = time.monotonic() - started
+    seconds = time.monotonic() - tracker.started
 
     with tempfile.TemporaryDirectory() as tmp:
         artifacts = _artifacts(Path(tmp), study, baseline, params, comp, seed, folds)
@@ -304,6 +283,112 @@ class _Pinned:
         return suggest
 
 
+class _Tracker:
+    """An Optuna callback: every finished trial becomes a nested MLflow run under the study's
+    run, and a progress line. Only a COMPLETE trial has a score: a pruned one keeps Optuna's
+    partial value as ``pruned_score`` (never ``cv_score``) on a KILLED run, so sorting trials by
+    score in MLflow is honest, and the best shown never falls."""
+
+    def __init__(
+        self,
+        board: Leaderboard,
+        comp: Competition,
+        parent: str,
+        overrides: dict[str, Any],
+        step: str,  # "fold of 5" or "epoch": what a pruned trial's last step counts
+        progress: Callable[[Progress], None] | None,
+        trials: int | None,
+        timeout: float | None,
+        study: optuna.Study,
+    ) -> None:
+        self.board, self.comp, self.parent, self.overrides = board, comp, parent, overrides
+        self.step, self.progress, self.trials, self.timeout = step, progress, trials, timeout
+        self.started = time.monotonic()
+        self.done = 0
+        self._lock = threading.Lock()  # --jobs: callbacks run in the trials' threads
+        leader = _best(study)  # a resumed study starts from its best so far
+        self.best = (float(leader.values[0]), leader.number) if leader is not None else None
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        import optuna
+
+        state = trial.state
+        complete = state is optuna.trial.TrialState.COMPLETE
+        pruned = state is optuna.trial.TrialState.PRUNED
+        metrics = {"duration_s": trial.duration.total_seconds() if trial.duration else 0.0}
+        tags = {"harness.trial": str(trial.number), "harness.state": state.name}
+        if complete and trial.value is not None:
+            metrics["cv_score"] = trial.value
+            metrics["cv_std"] = trial.user_attrs.get("cv_std", 0.0)
+        pruned_at = self._pruned_at(trial) if pruned else None
+        if pruned_at is not None:
+            tags["harness.pruned_at"] = pruned_at
+            if trial.value is not None:  # the mean of the folds (or the epoch) it ran
+                metrics["pruned_score"] = trial.value
+        if "train_seconds" in trial.user_attrs:
+            metrics["train_seconds"] = trial.user_attrs["train_seconds"]
+        start = trial.datetime_start.timestamp() if trial.datetime_start else time.time()
+        end = trial.datetime_complete.timestamp() if trial.datetime_complete else time.time()
+        self.board.log_child(
+            self.comp,
+            self.parent,
+            name=f"trial {trial.number}",
+            params={**trial.params, **self.overrides},
+            metrics=metrics,
+            tags=tags,
+            start_ms=int(start * 1000),
+            end_ms=int(end * 1000),
+            status="FINISHED" if complete else "KILLED" if pruned else "FAILED",
+        )
+        with self._lock:
+            self.done += 1
+            value = trial.value if complete else None
+            if value is not None and (
+                self.best is None or self.comp.metric.is_better(value, self.best[0])
+            ):
+                self.best = (value, trial.number)
+            if self.progress is None:
+                return
+            self.progress(
+                Progress(
+                    trial=self.done,
+                    trials=self.trials,
+                    value=value,
+                    state=state.name.lower(),
+                    best=float("nan") if self.best is None else self.best[0],
+                    best_trial=-1 if self.best is None else self.best[1],
+                    elapsed=time.monotonic() - self.started,
+                    timeout=self.timeout,
+                    number=trial.number,
+                    pruned_at=pruned_at,
+                    threads=int(trial.user_attrs.get("threads", 1)),
+                )
+            )
+
+    def _pruned_at(self, trial: optuna.trial.FrozenTrial) -> str | None:
+        last = trial.last_step
+        if last is None:
+            return None
+        if self.step == "epoch":
+            return f"epoch {last}"
+        return f"fold {last + 1} {self.step.removeprefix('fold ')}"  # "fold 2 of 5"
+
+
+def _interrupted(study: optuna.Study, done: int, *, resumable: bool) -> str:
+    import optuna
+
+    if not resumable:
+        return "interrupted: nothing was submitted"
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    complete = states.count(optuna.trial.TrialState.COMPLETE)
+    pruned = states.count(optuna.trial.TrialState.PRUNED)
+    return (
+        f"interrupted: {done} trial{'s' if done != 1 else ''} finished in this run; study "
+        f"'{study.study_name}' keeps {complete} complete and {pruned} pruned. Run the same "
+        "command again to continue it (a study of the same name resumes)."
+    )
+
+
 def _check_settings(
     baseline: Baseline, overrides: dict[str, Any], options: dict[str, Any]
 ) -> None:
@@ -315,7 +400,8 @@ def _check_settings(
         unknown = sorted(set(given) - accepted)
         if unknown:
             flags = ", ".join("--" + name.replace("_", "-") for name in unknown)
-            raise HarnessError(f"{flags} do(es) not apply to the {baseline.name} baseline")
+            verb = "does" if len(unknown) == 1 else "do"
+            raise HarnessError(f"{flags} {verb} not apply to the {baseline.name} baseline")
 
 
 def _best(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
@@ -395,7 +481,6 @@ def _artifacts(
 
 def _plots(folder: Path, study: optuna.Study) -> list[Path]:
     os.environ.setdefault("MPLBACKEND", "Agg")
-    import warnings
 
     import matplotlib.pyplot as plt
     from optuna.visualization import matplotlib as vis

@@ -122,7 +122,7 @@ def validate(
 
     comp, settings = get_competition(competition), Settings.resolve(home)
     with _as_file(predictions, settings) as (path, name):
-        return validate(comp, settings, path, name=name)
+        return validate(comp, settings, path, name=name, dataframe=_is_frame(predictions))
 
 
 def submit(
@@ -152,7 +152,7 @@ def submit(
     comp, settings = get_competition(competition), Settings.resolve(home, tracking_uri)
     who = participant or default_participant()
     with _as_file(predictions, settings) as (path, name):
-        aligned = validate(comp, settings, path, name=name)
+        aligned = validate(comp, settings, path, name=name, dataframe=_is_frame(predictions))
         scores = score(comp, settings, aligned)
         board = Leaderboard(settings)
         entry = board.record(
@@ -208,6 +208,11 @@ def submissions(
     return Leaderboard(Settings.resolve(home, tracking_uri)).history(comp, participant)
 
 
+def _is_frame(predictions: Any) -> bool:
+    """A DataFrame (validated from a temporary CSV): messages name its rows, not file lines."""
+    return not isinstance(predictions, str | os.PathLike)
+
+
 class _as_file:
     """A CSV path as is, or a DataFrame written to a temporary ``submission.csv``."""
 
@@ -244,6 +249,7 @@ def tune(
     trials: int | None = 20,
     timeout: float | None = None,
     jobs: int = 1,
+    threads: int | None = None,
     study: str | None = None,
     storage: str | None = None,
     seed: int = 0,
@@ -269,6 +275,7 @@ def tune(
         trials=trials,
         timeout=timeout,
         jobs=jobs,
+        threads=threads,
         study_name=study,
         storage=storage,
         seed=seed,
@@ -284,6 +291,7 @@ def baseline(
     *,
     model: str | None = None,
     seed: int = 0,
+    threads: int | None = None,
     home: str | os.PathLike[str] | None = None,
     tracking_uri: str | None = None,
     overrides: dict[str, Any] | None = None,
@@ -300,6 +308,7 @@ def baseline(
         model=model,
         trials=1,
         seed=seed,
+        threads=threads,
         fixed=True,
         overrides=overrides,
         options=options,

@@ -7,7 +7,6 @@ Library errors (:class:`HarnessError`) become ``Error: …`` and exit 1; bad arg
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,10 +21,13 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 class HarnessGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
-        from harness.errors import HarnessError
+        from harness.errors import HarnessError, Interrupted
 
         try:
             return super().invoke(ctx)
+        except Interrupted as exc:  # Ctrl-C: what was kept, and how to go on; no traceback
+            click.echo(str(exc), err=True)
+            ctx.exit(130)
         except HarnessError as exc:
             raise click.ClickException(str(exc)) from exc
 
@@ -275,7 +277,12 @@ def submissions(
     import harness
 
     frame = harness.submissions(competition, participant, home=home, tracking_uri=tracking_uri)
-    _print_frame(frame.drop(columns=["run_id"]), fmt, title=f"{competition} submissions")
+    _print_frame(
+        frame.drop(columns=["run_id"]),
+        fmt,
+        title=f"{competition} submissions",
+        store=_store(home, tracking_uri),
+    )
 
 
 @cli.command()
@@ -298,7 +305,7 @@ def leaderboard(
     comp = _competition(competition)
     view = "private" if private else "public"
     title = f"{comp.title}: {view} leaderboard ({comp.metric.name}, {comp.metric.direction})"
-    _print_frame(frame, fmt, title=title)
+    _print_frame(frame, fmt, title=title, store=_store(home, tracking_uri))
 
 
 @cli.command()
@@ -307,36 +314,26 @@ def leaderboard(
 def ui(port: int, home: str | None, tracking_uri: str | None) -> None:
     """Open the MLflow UI on 127.0.0.1 over the leaderboard's store.
 
+    The URL is printed once the server answers (starting it can take a minute on a small
+    machine). Ctrl-C, SIGTERM or SIGHUP stops the server and everything it started, then exits
+    0; if the server stops by itself, its exit code is ours.
+
     \b
     Example:
       harness ui --port 5001
     """
-    import subprocess
-
+    from harness.mlflow_ui import serve
     from harness.settings import Settings
 
     settings = Settings.resolve(home, tracking_uri)
     if not settings.tracking_uri.startswith("sqlite:"):
         click.echo(f"The store is a tracking server: open {settings.tracking_uri} in a browser.")
         return
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    command = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "ui",
-        "--backend-store-uri",
-        settings.tracking_uri,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    click.echo(f"MLflow UI on http://127.0.0.1:{port} (Ctrl-C stops it)", err=True)
-    try:
-        sys.exit(subprocess.call(command))
-    except KeyboardInterrupt:
-        sys.exit(0)
+    if not 1 <= port <= 65535:
+        raise click.BadParameter("must be between 1 and 65535", param_hint="'--port'")
+    code = serve(settings, port, say=lambda line: click.echo(line, err=True))
+    if code:
+        sys.exit(code)
 
 
 @cli.command()
@@ -356,21 +353,32 @@ def download(competition: str, force: bool, url: str | None, home: str | None) -
 
     import harness
 
-    columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn())
-    with Progress(f"{competition}", *columns, console=_console(stderr=True)) as bar:
-        task = bar.add_task("download", total=None)
-        path = harness.download(
-            competition,
-            force=force,
-            url=url,
-            home=home,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
+    bars: list[Any] = []  # the bar appears with the first bytes, not before an error
+
+    def show(done: int, total: int | None) -> None:
+        if not bars:
+            columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn())
+            bars.append(Progress(f"{competition}", *columns, console=_console(stderr=True)))
+            bars.append(bars[0].add_task("download", total=None))
+            bars[0].start()
+        bars[0].update(bars[1], completed=done, total=total)
+
+    try:
+        path = harness.download(competition, force=force, url=url, home=home, progress=show)
+    finally:
+        if bars:
+            bars[0].stop()
     click.echo(f"{competition}: raw data in {path}; `harness prepare {competition}` uses it.")
 
 
 MODEL = click.option("--model", metavar="NAME", help="Which baseline (see `harness baselines`).")
 SEED = click.option("--seed", default=0, show_default=True, help="Seeds folds, sampler, models.")
+THREADS = click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="CPU threads per trial [default: the cores other work leaves free, divided by --jobs, "
+    "measured before each trial].",
+)
 
 
 def training_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -420,35 +428,47 @@ def _training(
 
 @cli.command("baselines")
 def baselines_command() -> None:
-    """Which baselines exist, and for which task kinds.
+    """Which baselines exist, for which task kinds, and what a missing one needs installed.
 
     \b
     Example:
       harness baselines
     """
+    from rich.markup import escape
     from rich.table import Table
 
-    from baselines import KINDS, baselines, kind_default
+    from baselines import KINDS, baselines, install_hint, kind_default
 
     defaults = {(kind, kind_default(kind)) for kind in KINDS}
-    table = Table("baseline", "kind", "tasks", "what", "default")
+    table = Table("baseline", "kind", "tasks", "what", "default", "installed")
+    to_install: dict[str, list[str]] = {}  # pip command -> the baselines it makes usable
     for (kind, name), b in sorted(baselines().items()):
         tasks = ", ".join(sorted(t.value for t in b.tasks))
         default = "yes" if (kind, name) in defaults else ""
-        table.add_row(name, kind, tasks, b.summary, default)
-    _console().print(table)
+        missing = b.missing()
+        installed = "yes" if not missing else f"no: needs {', '.join(missing)}"
+        if missing:
+            to_install.setdefault(install_hint(b.extra), []).append(name)
+        cells = (name, kind, tasks, b.summary, default, installed)
+        table.add_row(*(escape(cell) for cell in cells))
+    console = _console()
+    console.print(table)
+    for command, names in to_install.items():
+        console.print(escape(f"{', '.join(names)}: {command}"))
 
 
 @cli.command()
 @COMPETITION
 @MODEL
 @SEED
+@THREADS
 @training_options
 @store_options
 def baseline(
     competition: str,
     model: str | None,
     seed: int,
+    threads: int | None,
     epochs: float | None,
     device: str | None,
     image_size: int | None,
@@ -474,7 +494,13 @@ def baseline(
     with err.status(f"{competition}: training the default baseline") as status:
         training["progress"] = lambda line: status.update(f"{competition}: {line}")
         result = harness.baseline(
-            competition, model=model, seed=seed, home=home, tracking_uri=tracking_uri, **training
+            competition,
+            model=model,
+            seed=seed,
+            threads=threads,
+            home=home,
+            tracking_uri=tracking_uri,
+            **training,
         )
     _report_tuning(competition, result)
 
@@ -482,7 +508,13 @@ def baseline(
 @cli.command()
 @COMPETITION
 @MODEL
-@click.option("--trials", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option(
+    "--trials",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Trials to run now (a resumed study adds them to those it has).",
+)
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0),
@@ -509,6 +541,7 @@ def baseline(
     "many workers [default: a journal file in HARNESS_HOME].",
 )
 @SEED
+@THREADS
 @training_options
 @store_options
 def tune(
@@ -520,6 +553,7 @@ def tune(
     study: str | None,
     storage: str | None,
     seed: int,
+    threads: int | None,
     epochs: float | None,
     device: str | None,
     image_size: int | None,
@@ -538,13 +572,20 @@ def tune(
     import harness
 
     def show(p: Any) -> None:
-        value = "pruned" if p.value is None else f"{p.value:.5f}"
+        if p.value is not None:
+            value = f"{p.value:.5f}"
+        elif p.state == "pruned":
+            value = f"pruned at {p.pruned_at}" if p.pruned_at else "pruned"
+        else:
+            value = p.state  # "fail"
         total = f"/{p.trials}" if p.trials else ""
+        best = "best -" if p.best_trial < 0 else f"best {p.best:.5f} (#{p.best_trial})"
         eta = ""
         if p.trials:
             eta = f"  ETA {_clock(p.elapsed / p.trial * (p.trials - p.trial))}"
         click.echo(
-            f"trial {p.trial}{total}  {value:>9}  best {p.best:.5f} (#{p.best_trial})  "
+            f"trial {p.trial}{total} (#{p.number})  {value:>9}  {best}  "
+            f"{p.threads} thread{'s' if p.threads != 1 else ''}  "
             f"elapsed {_clock(p.elapsed)}{eta}",
             err=True,
         )
@@ -555,6 +596,7 @@ def tune(
         trials=trials,
         timeout=timeout,
         jobs=jobs,
+        threads=threads,
         study=study,
         storage=storage,
         seed=seed,
@@ -602,12 +644,22 @@ def _n(value: Any) -> str:
     return f"{int(value):,}"
 
 
-def _print_frame(frame: Any, fmt: str, *, title: str) -> None:
+def _store(home: str | None, tracking_uri: str | None) -> str:
+    """Which store a command read, for a message that finds nothing there."""
+    from harness.settings import Settings
+
+    return Settings.resolve(home, tracking_uri).tracking_uri
+
+
+def _print_frame(frame: Any, fmt: str, *, title: str, store: str | None = None) -> None:
     if fmt == "csv":
         click.echo(frame.to_csv(index=False), nl=False)
         return
-    if fmt == "json":
-        click.echo(frame.to_json(orient="records", date_format="iso", indent=1))
+    if fmt == "json":  # pandas escapes "/" as "\\/": re-dump with the json module
+        import json
+
+        records = json.loads(frame.to_json(orient="records", date_format="iso"))
+        click.echo(json.dumps(records, indent=1, ensure_ascii=False))
         return
     from rich.table import Table
 
@@ -619,7 +671,8 @@ def _print_frame(frame: Any, fmt: str, *, title: str) -> None:
     for row in frame.itertuples(index=False):
         table.add_row(*(_cell(v) for v in row))
     if frame.empty:
-        click.echo(f"{title}: no submissions yet.")
+        where = f" in {store}" if store else ""
+        click.echo(f"{title}: no submissions yet{where}.")
         return
     click.echo(title)
     _console().print(table)

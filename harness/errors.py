@@ -21,10 +21,16 @@ class UnknownCompetition(HarnessError):
 
 
 class NotPrepared(HarnessError):
-    def __init__(self, competition: str) -> None:
+    def __init__(self, competition: str, home: object = None) -> None:
+        where = "" if home is None else f" in {home} (HARNESS_HOME)"
         super().__init__(
-            f"competition '{competition}' is not prepared: run `harness prepare {competition}`"
+            f"competition '{competition}' is not prepared{where}: "
+            f"run `harness prepare {competition}`"
         )
+
+
+class Interrupted(HarnessError):
+    """Ctrl-C during a long job; the message says what was kept and how to go on."""
 
 
 class RawDataError(HarnessError):

@@ -107,7 +107,7 @@ def is_prepared(comp: Competition, settings: Settings) -> bool:
 def read_manifest(comp: Competition, settings: Settings) -> dict[str, Any]:
     manifest = _read_manifest_or_none(settings.private_dir(comp.id))
     if manifest is None:
-        raise NotPrepared(comp.id)
+        raise NotPrepared(comp.id, settings.home)
     return manifest
 
 

@@ -69,7 +69,8 @@ def test_library_errors_print_error_and_exit_one(home: Path) -> None:
     result = run("submit", "titanic", "preds.csv")
     assert result.exit_code == 1
     assert result.stderr == (
-        "Error: competition 'titanic' is not prepared: run `harness prepare titanic`\n"
+        f"Error: competition 'titanic' is not prepared in {home} (HARNESS_HOME): "
+        "run `harness prepare titanic`\n"
     )
     assert "Traceback" not in result.stdout + result.stderr
 

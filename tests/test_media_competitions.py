@@ -174,7 +174,7 @@ def test_submissions_to_the_new_competitions_are_checked_and_scored(
         harness.validate("cifar10", guess)
     assert info.value.problems == [
         "'label' must be one of airplane, automobile, bird, cat, deer, dog, frog, horse, ship, "
-        "truck; 1 line is not (first: line 2 'Cat')"
+        "truck; 1 row is not (first: row 0 'Cat')"
     ]
     guess.loc[0, "label"] = answers.loc[0, "label"]
     assert harness.submit("cifar10", guess).public_score == 1.0
