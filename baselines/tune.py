@@ -33,8 +33,8 @@ from harness.settings import Settings
 if TYPE_CHECKING:
     import optuna
 
-    from harness.api import SubmissionResult
     from leaderboard import Leaderboard
+    from leaderboard.submit import SubmissionResult
 
 FOLDS = 5
 
@@ -98,7 +98,7 @@ def tune(
     (``device``, ``checkpoint``, ``image_size``…)."""
     import optuna
 
-    from harness.loading import load
+    from harness.data.loading import load
     from leaderboard import Leaderboard
 
     baseline = get_baseline(comp, model)
@@ -110,7 +110,7 @@ def tune(
     _check_settings(baseline, overrides, options)
     if "settings" in baseline.options:  # e.g. the ensemble, to find its members' studies
         options["settings"] = settings
-    public = load(comp.id, home=settings.home, size=options.get("image_size"))
+    public = load(comp, settings, size=options.get("image_size"))
     data = importlib.import_module(f"baselines.{baseline.kind}").load_data(comp, public)
     splits = _splits(comp, data, folds, seed, baseline.holdout)
     folds = len(splits)
@@ -519,7 +519,7 @@ def _submit(
 ) -> SubmissionResult:
     import pandas as pd
 
-    from harness.api import submit
+    from leaderboard.submit import submit
 
     if predictions is None:  # refit the best trial (k-fold baselines, or a resumed study)
         estimator = baseline.build(params, comp, data.columns, seed, **options)
@@ -533,13 +533,12 @@ def _submit(
     frame = pd.DataFrame({comp.id_column: data.test_ids, comp.target_columns[0]: predictions})
     score = float(best.values[0])
     return submit(
-        comp.id,
+        comp,
+        settings,
         frame,
         message=f"{baseline.name}: CV {score:.5f} ({trials} trial{'s' if trials > 1 else ''})",
         participant=f"baseline/{baseline.name}",
         kind="baseline",
-        home=settings.home,
-        tracking_uri=settings.tracking_uri,
         params=params,
         metrics={
             "cv_score": score,

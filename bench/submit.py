@@ -64,8 +64,9 @@ from harness.registry import get_competition
 from harness.settings import Settings
 comp = get_competition("titanic"); settings = Settings.resolve()
 mark("get_competition (registry, competitions/*)")
-from harness.submission import score, validate
-mark("import harness.submission")
+from harness.data.scoring import score
+from harness.data.validation import validate
+mark("import harness.data.validation")
 path = Path(sys.argv[1])
 aligned = validate(comp, settings, path)
 mark("validate (first pandas import, sha256, read CSVs)")

@@ -4,12 +4,12 @@ The script builds a synthetic binary-label competition in process (``harness.com
 Competition``: ``Task.TABULAR_CLASSIFICATION``, ``harness.metrics.ACCURACY``, labels ``(0, 1)``,
 id column ``id``, target ``label``), whose ``prepare`` writes a small ``public/train.csv``,
 ``public/test.csv``, ``public/sample_submission.csv`` and ``private/answers.csv`` for
-``--rows`` (default 1,000,000) integer test ids with the helpers in ``harness.preparation``
+``--rows`` (default 1,000,000) integer test ids with the helpers in ``harness.data.preparation``
 (``write_csv``, ``write_answers``, ``write_sample_submission``), and prepares it with
-``harness.preparation.prepare(comp, Settings.resolve(home=tmp), raw=<an empty folder>)``.
+``harness.data.preparation.prepare(comp, Settings.resolve(home=tmp), raw=<an empty folder>)``.
 
-It then times ``harness.submission.validate(comp, settings, path)`` followed by
-``harness.submission.score(comp, settings, aligned)`` on a predictions CSV of random labels,
+It then times ``harness.data.validation.validate(comp, settings, path)`` followed by
+``harness.data.validation.score(comp, settings, aligned)`` on a predictions CSV of random labels,
 with the rows in the sample submission's id order and shuffled:
 
 - the first call, with the validator's caches cold (the sha256 of the prepared files and the
@@ -49,8 +49,8 @@ def make_competition(rows: int, train_rows: int = 1_000) -> Any:
     import pandas as pd
 
     from harness.competition import Competition, Task
+    from harness.data.writers import write_answers, write_csv, write_sample_submission
     from harness.metrics import ACCURACY
-    from harness.preparation import write_answers, write_csv, write_sample_submission
 
     def prepare(raw: Path, public: Path, private: Path) -> None:
         rng = np.random.default_rng(0)
@@ -109,9 +109,10 @@ def measure(tmp: Path, args: argparse.Namespace, report: c.Report) -> None:
     import numpy as np
     import pandas as pd
 
-    from harness.preparation import prepare
+    from harness.data.preparation import prepare
+    from harness.data.scoring import score
+    from harness.data.validation import validate
     from harness.settings import Settings
-    from harness.submission import score, validate
 
     comp = make_competition(args.rows)
     settings = Settings.resolve(home=tmp / "home")

@@ -4,12 +4,12 @@ Everything here imports lazily, so ``import harness`` (and ``harness --help``) s
 """
 
 from harness.api import (
-    SubmissionResult,
     baseline,
     describe,
     download,
     leaderboard,
     list_competitions,
+    load,
     prepare,
     submissions,
     submit,
@@ -20,11 +20,12 @@ from harness.competition import Competition, Task
 from harness.errors import HarnessError, InvalidSubmission
 
 
-def load(competition: str, **options: object) -> object:
-    """The public data of a prepared competition (see :func:`harness.loading.load`)."""
-    from harness.loading import load
+def __getattr__(name: str) -> object:
+    if name == "SubmissionResult":  # what `harness.submit` returns (leaderboard.submit)
+        from leaderboard.submit import SubmissionResult
 
-    return load(competition, **options)  # type: ignore[arg-type]
+        return SubmissionResult
+    raise AttributeError(f"module 'harness' has no attribute {name!r}")
 
 
 __all__ = [

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import getpass
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,23 +15,11 @@ from harness.settings import Settings
 if TYPE_CHECKING:
     import pandas as pd
 
-    from harness.preparation import Preparation
-    from harness.submission import Aligned
-    from leaderboard import Entry
+    from harness.data.preparation import Preparation
+    from harness.data.validation import Aligned
+    from leaderboard.submit import SubmissionResult
 
 Predictions = "str | os.PathLike[str] | pd.DataFrame"
-
-
-@dataclass(frozen=True)
-class SubmissionResult:
-    entry: Entry
-    rank: int  # the participant's rank on the public leaderboard after this submission
-    participants: int
-    best_public: float  # the participant's best public score so far (their ranked entry)
-
-    @property
-    def public_score(self) -> float:
-        return self.entry.public_score
 
 
 def default_participant() -> str:
@@ -44,13 +30,13 @@ def list_competitions(*, home: str | os.PathLike[str] | None = None) -> pd.DataF
     """Every registered competition: id, title, task, metric, prepared or not, sizes."""
     import pandas as pd
 
-    from harness.preparation import _read_manifest_or_none
+    from harness.data.preparation import manifest_or_none
     from harness.registry import competitions
 
     settings = Settings.resolve(home)
     rows = []
     for comp in competitions().values():
-        manifest = _read_manifest_or_none(settings.private_dir(comp.id)) or {}
+        manifest = manifest_or_none(comp, settings) or {}
         rows_of = manifest.get("rows", {})
         rows.append(
             {
@@ -66,6 +52,18 @@ def list_competitions(*, home: str | os.PathLike[str] | None = None) -> pd.DataF
     return pd.DataFrame(rows)
 
 
+def load(
+    competition: str, *, size: int | None = None, home: str | os.PathLike[str] | None = None
+) -> Any:
+    """The public data of a prepared competition: DataFrames (:class:`~harness.data.loading.
+    Tables`) or uint8 image arrays (:class:`~harness.data.loading.Images`); ``size`` picks the
+    image size in pixels."""
+    from harness.data.loading import load
+    from harness.registry import get_competition
+
+    return load(get_competition(competition), Settings.resolve(home), size=size)
+
+
 def prepare(
     competition: str,
     raw: str | os.PathLike[str] | None = None,
@@ -74,7 +72,7 @@ def prepare(
     home: str | os.PathLike[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Preparation:
-    from harness import preparation as prep
+    from harness.data import preparation as prep
     from harness.registry import get_competition
 
     return prep.prepare(
@@ -88,7 +86,7 @@ def prepare(
 
 def describe(competition: str, *, home: str | os.PathLike[str] | None = None) -> str:
     """The competition's description (with file sizes once it is prepared)."""
-    from harness.preparation import DESCRIPTION, describe, is_prepared
+    from harness.data.preparation import DESCRIPTION, describe, is_prepared
     from harness.registry import get_competition
 
     comp, settings = get_competition(competition), Settings.resolve(home)
@@ -106,8 +104,8 @@ def download(
     progress: Callable[[int, int | None], None] | None = None,
 ) -> Path:
     """Fetch the raw data (official URL with resume and checksum, else the Kaggle API)."""
+    from harness.data.sources import download
     from harness.registry import get_competition
-    from harness.sources import download
 
     comp = get_competition(competition)
     return download(comp, Settings.resolve(home), force=force, url=url, progress=progress)
@@ -117,12 +115,10 @@ def validate(
     competition: str, predictions: Any, *, home: str | os.PathLike[str] | None = None
 ) -> Aligned:
     """Check a submission (a CSV path or a DataFrame); raise InvalidSubmission on problems."""
+    from harness.data.validation import validate_predictions
     from harness.registry import get_competition
-    from harness.submission import validate
 
-    comp, settings = get_competition(competition), Settings.resolve(home)
-    with _as_file(predictions, settings) as (path, name):
-        return validate(comp, settings, path, name=name, dataframe=_is_frame(predictions))
+    return validate_predictions(get_competition(competition), Settings.resolve(home), predictions)
 
 
 def submit(
@@ -146,35 +142,19 @@ def submit(
     log their CV score and config there).
     """
     from harness.registry import get_competition
-    from harness.submission import score, validate
-    from leaderboard import Leaderboard
+    from leaderboard.submit import submit
 
-    comp, settings = get_competition(competition), Settings.resolve(home, tracking_uri)
-    who = participant or default_participant()
-    with _as_file(predictions, settings) as (path, name):
-        aligned = validate(comp, settings, path, name=name, dataframe=_is_frame(predictions))
-        scores = score(comp, settings, aligned)
-        board = Leaderboard(settings)
-        entry = board.record(
-            comp,
-            participant=who,
-            kind=kind,
-            message=message,
-            public_score=scores.public,
-            private_score=scores.private,
-            file=path,
-            extra={**scores.extra, **(metrics or {})},
-            params=params,
-            tags=tags,
-            artifacts=artifacts,
-        )
-    table = board.standings(comp)
-    mine = table[table["participant"] == who]
-    return SubmissionResult(
-        entry=entry,
-        rank=int(mine["rank"].iloc[0]),
-        participants=len(table),
-        best_public=float(mine["score"].iloc[0]),
+    return submit(
+        get_competition(competition),
+        Settings.resolve(home, tracking_uri),
+        predictions,
+        participant=participant or default_participant(),
+        message=message,
+        kind=kind,
+        params=params,
+        metrics=metrics,
+        tags=tags,
+        artifacts=artifacts,
     )
 
 
@@ -206,40 +186,6 @@ def submissions(
 
     comp = get_competition(competition)
     return Leaderboard(Settings.resolve(home, tracking_uri)).history(comp, participant)
-
-
-def _is_frame(predictions: Any) -> bool:
-    """A DataFrame (validated from a temporary CSV): messages name its rows, not file lines."""
-    return not isinstance(predictions, str | os.PathLike)
-
-
-class _as_file:
-    """A CSV path as is, or a DataFrame written to a temporary ``submission.csv``."""
-
-    def __init__(self, predictions: Any, settings: Settings) -> None:
-        self.predictions = predictions
-        self.settings = settings
-        self.tmp: tempfile.TemporaryDirectory[str] | None = None
-
-    def __enter__(self) -> tuple[Path, str]:
-        if isinstance(self.predictions, str | os.PathLike):
-            path = Path(self.predictions)
-            return path, str(self.predictions)
-        if not hasattr(self.predictions, "to_csv"):
-            raise TypeError(
-                "predictions must be a CSV path or a pandas DataFrame, "
-                f"got {type(self.predictions).__name__}"
-            )
-        staging = self.settings.home / ".staging"
-        staging.mkdir(parents=True, exist_ok=True)
-        self.tmp = tempfile.TemporaryDirectory(dir=staging)
-        path = Path(self.tmp.name) / "submission.csv"
-        self.predictions.to_csv(path, index=False)
-        return path, "DataFrame"
-
-    def __exit__(self, *exc: object) -> None:
-        if self.tmp is not None:
-            self.tmp.cleanup()
 
 
 def tune(

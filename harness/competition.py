@@ -4,18 +4,34 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # numpy stays out of `harness --help`
+if TYPE_CHECKING:  # numpy and pandas stay out of `harness --help`
+    import pandas as pd
+
     from harness.metrics import Metric
 
-#: ``prepare(raw, public, private)``: read the raw data in ``raw`` (a directory) and write the
-#: participants' files into ``public`` and the answers into ``private``, nowhere else. It may
-#: return notes for the user (e.g. which unreadable images it skipped); they are kept in the
-#: manifest and printed by `harness prepare`.
-PrepareFn = Callable[[Path, Path, Path], "list[str] | None"]
+#: ``prepare(comp, raw, public, private)``: read the raw data in ``raw`` (a directory) and
+#: write the participants' files into ``public`` and the answers into ``private``, nowhere
+#: else; ``comp`` is the competition being prepared (its ids, columns, seed). It may return
+#: notes for the user (e.g. which unreadable images it skipped); they are kept in the manifest
+#: and printed by `harness prepare`. :mod:`harness.data.kit` has the helpers.
+PrepareFn = Callable[["Competition", Path, Path, Path], "list[str] | None"]
+
+#: ``features(frame) -> frame``: a tabular competition's feature hints, applied by the tabular
+#: baselines to the public train and test frames alike (never to the answers).
+FeaturesFn = Callable[["pd.DataFrame"], "pd.DataFrame"]
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """How an image competition's public files are laid out: ``train/<id><ext>``, and the
+    side in pixels of the tensor cache ``harness.load`` gives by default."""
+
+    size: int  # pixels (square)
+    ext: str  # ".png", ".jpg"
 
 
 @dataclass(frozen=True)
@@ -59,13 +75,19 @@ class Competition:
     extract_raw: bool = True  # False: `prepare` gets the archive itself, to stream (walk_raw)
     raw_hint: str = ""  # what `--raw` expects, for error messages and `harness describe`
     version: int = 1  # bump when `prepare` changes its output, so old preparations are redone
-    extras: dict[str, Any] = field(default_factory=dict)  # competition-specific hints
+    features: FeaturesFn | None = None  # tabular: feature hints for the baselines
+    text_column: str | None = None  # text: the column of train/test that holds the text
+    images: ImageSpec | None = None  # images: layout and default tensor size
 
     def __post_init__(self) -> None:
         if not 0 < self.public_fraction < 1:
             raise ValueError(f"public_fraction must be in (0, 1), got {self.public_fraction}")
         if not self.target_columns:
             raise ValueError(f"{self.id}: at least one target column is required")
+        if self.task is Task.IMAGE_CLASSIFICATION and self.images is None:
+            raise ValueError(f"{self.id}: an image competition needs images=ImageSpec(...)")
+        if self.task is Task.TEXT_CLASSIFICATION and self.text_column is None:
+            raise ValueError(f"{self.id}: a text competition needs text_column=...")
 
     @property
     def submission_columns(self) -> tuple[str, ...]:

@@ -54,5 +54,15 @@ class Settings:
         return self.home / "cache"
 
     @property
+    def staging_dir(self) -> Path:
+        """Work in progress (preparations, DataFrames written for validation), on the same
+        file system as the home, so a finished piece is moved into place atomically."""
+        return self.home / ".staging"
+
+    @property
+    def locks_dir(self) -> Path:
+        return self.home / ".locks"
+
+    @property
     def artifact_root(self) -> Path:
         return self.home / "mlartifacts"

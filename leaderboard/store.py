@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.competition import Competition
 from harness.errors import StoreError
+from harness.files import file_lock
 from harness.settings import Settings
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ class Leaderboard:
         """Record a scored submission as one finished MLflow run; return its entry."""
         from mlflow.entities import RunStatus
 
-        from harness.preparation import sha256_file
+        from harness.files import sha256_file
 
         sha = sha256_file(file)
         extra = dict(extra or {})
@@ -275,15 +276,9 @@ class Leaderboard:
         if not self.is_local:
             yield
             return
-        import fcntl
-
         path = self._db_path()
-        with open(path.with_name(path.name + ".lock"), "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with file_lock(path.with_name(path.name + ".lock")):
+            yield
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:

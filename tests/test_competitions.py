@@ -15,11 +15,12 @@ import pandas as pd
 import pytest
 
 import harness
+from harness.data.preparation import ANSWERS, read_manifest
+from harness.data.scoring import score
+from harness.data.validation import validate
 from harness.errors import IntegrityError, NotPrepared, RawDataError
-from harness.preparation import ANSWERS, read_manifest
 from harness.registry import competitions, get_competition
 from harness.settings import Settings
-from harness.submission import score, validate
 from tests.fixtures import RAW
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

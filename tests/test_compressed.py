@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 import harness
-from harness import submission
+from harness.data import submission_file, validation
 from harness.cli import cli
 from harness.errors import InvalidSubmission
 from harness.registry import get_competition
@@ -363,7 +363,7 @@ def test_a_zip_member_with_a_wrong_checksum_is_corrupt(titanic: Path, tmp_path: 
 def test_more_decompressed_data_than_the_limit_is_refused(
     titanic: Path, tmp_path: Path, ending: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(submission, "MAX_DECOMPRESSED", 1024)
+    monkeypatch.setattr(submission_file, "MAX_DECOMPRESSED", 1024)
     path = _compressed(tmp_path, ending, _text(_zeros(_sample_ids(titanic))))  # 1.3 kB
 
     assert str(_invalid("titanic", path)) == (
@@ -372,8 +372,8 @@ def test_more_decompressed_data_than_the_limit_is_refused(
 
 
 def test_the_decompression_limit_is_two_gib() -> None:
-    assert submission.MAX_DECOMPRESSED == 2 * 1024**3
-    assert submission._size(submission.MAX_DECOMPRESSED) == "2 GiB"
+    assert submission_file.MAX_DECOMPRESSED == 2 * 1024**3
+    assert submission_file._size(submission_file.MAX_DECOMPRESSED) == "2 GiB"
 
 
 @pytest.mark.parametrize("name", ["preds.7z", "preds.rar", "preds.tar", "preds.zst"])
@@ -460,7 +460,7 @@ def _frame_problems(frame: pd.DataFrame, tmp_path: Path, settings: Settings) -> 
     path = tmp_path / "submission.csv"
     frame.to_csv(path, index=False)
     with pytest.raises(InvalidSubmission) as info:
-        submission.validate(
+        validation.validate(
             get_competition("titanic"), settings, path, name="DataFrame", dataframe=True
         )
     assert info.value.source == "DataFrame"
@@ -524,7 +524,7 @@ def test_the_same_file_without_dataframe_names_lines(
     )
 
     with pytest.raises(InvalidSubmission) as info:
-        submission.validate(get_competition("titanic"), settings, path)
+        validation.validate(get_competition("titanic"), settings, path)
 
     assert info.value.problems == ["'Survived' is empty on 1 line (line 3)"]
 

@@ -17,8 +17,8 @@ import harness
 import harness.registry as registry
 from harness.cli import cli
 from harness.competition import Download
+from harness.data.sources import fetch
 from harness.errors import DownloadError
-from harness.sources import fetch
 from tests.fixtures import cifar_archive
 
 

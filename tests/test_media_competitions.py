@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 import harness
 from harness.cli import cli
+from harness.data.images import decode
 from harness.errors import RawDataError
-from harness.images import decode
 from tests.fixtures import CIFAR_CLASSES, cifar_archive, dogs_archive, imdb_archive, jpeg
 
 
@@ -36,7 +36,7 @@ def test_cifar10_public_layout_tensors_and_loader_agree(home: Path, tmp_path: Pa
     assert list(train.columns) == ["id", "label"] and train["id"].tolist() == list(range(1, 101))
     assert train["label"].value_counts().to_dict() == dict.fromkeys(CIFAR_CLASSES, 10)
     data = harness.load("cifar10")
-    assert isinstance(data, harness.loading.Images)
+    assert isinstance(data, harness.data.loading.Images)
     assert data.x_train.shape == (100, 32, 32, 3) and data.x_train.dtype == np.uint8
     assert data.x_test.shape == (30, 32, 32, 3)
     assert data.classes == tuple(CIFAR_CLASSES)
@@ -60,7 +60,7 @@ def test_cifar10_pixels_follow_the_publishers_row_layout(home: Path, tmp_path: P
     first = np.asarray(batch[b"data"][0]).reshape(3, 32, 32).transpose(1, 2, 0)
     harness.prepare("cifar10", archive)
     data = harness.load("cifar10")
-    assert isinstance(data, harness.loading.Images)
+    assert isinstance(data, harness.data.loading.Images)
     matches = [i for i in range(len(data.x_test)) if np.array_equal(data.x_test[i], first)]
     assert len(matches) == 1  # the same image, somewhere under its shuffled id
 
@@ -127,7 +127,7 @@ def test_dogs_vs_cats_tensors_are_made_once_per_size(home: Path, tmp_path: Path)
     tensors = home / "public" / "dogs-vs-cats" / "tensors"
     assert not list(tensors.glob("*px.npy"))  # no size chosen yet
     data = harness.load("dogs-vs-cats", size=16)
-    assert isinstance(data, harness.loading.Images)
+    assert isinstance(data, harness.data.loading.Images)
     assert data.x_train.shape == (12, 16, 16, 3) and data.x_test.shape == (4, 16, 16, 3)
     made = {p.name: p.stat().st_mtime_ns for p in tensors.glob("*px.npy")}
     assert set(made) == {"train_16px.npy", "test_16px.npy"}
@@ -158,7 +158,7 @@ def test_sentiment_from_the_archive_or_the_unpacked_tree_is_identical(
 def test_sentiment_loads_as_dataframes(home: Path, tmp_path: Path) -> None:
     harness.prepare("sentiment", imdb_archive(tmp_path))
     data = harness.load("sentiment")
-    assert isinstance(data, harness.loading.Tables)
+    assert isinstance(data, harness.data.loading.Tables)
     assert data.train.shape == (12, 3) and data.test.shape == (12, 2)
     assert list(data.sample_submission.columns) == ["id", "sentiment"]
 

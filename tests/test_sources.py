@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import harness
+from harness.data.sources import extract
 from harness.errors import DownloadError, RawDataError
-from harness.sources import extract
 
 
 def test_zip_member_escaping_the_target_is_refused(tmp_path: Path) -> None:

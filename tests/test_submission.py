@@ -17,10 +17,10 @@ from click.testing import CliRunner
 
 import harness
 from harness.cli import cli
+from harness.data.scoring import score
 from harness.errors import InvalidSubmission
 from harness.registry import competitions, get_competition
 from harness.settings import Settings
-from harness.submission import score
 
 HEADER = "PassengerId,Survived"
 

@@ -13,7 +13,7 @@ from harness.competition import Competition, Task
 if TYPE_CHECKING:
     import pandas as pd
 
-    from harness.loading import Tables
+    from harness.data.loading import Tables
 
 TASKS = frozenset({Task.TABULAR_CLASSIFICATION, Task.TABULAR_REGRESSION})
 MAX_CATEGORIES = 30  # text columns with more distinct values (names, tickets) are dropped
@@ -30,9 +30,8 @@ def load_data(comp: Competition, tables: Tables) -> Data:
     """Features for ``train``/``test`` (public frames): the competition's hints applied, the id
     and target columns removed, column kinds inferred from train."""
     train, test = tables.train, tables.test
-    hints = comp.extras.get("features")
-    if hints is not None:
-        train, test = hints(train), hints(test)
+    if comp.features is not None:
+        train, test = comp.features(train), comp.features(test)
     target = comp.target_columns[0]
     x_train = train.drop(columns=[comp.id_column, *comp.target_columns])
     x_test = test[x_train.columns]

@@ -10,7 +10,7 @@ from baselines.data import Data, encode_target
 from harness.competition import Competition, Task
 
 if TYPE_CHECKING:
-    from harness.loading import Tables
+    from harness.data.loading import Tables
 
 TASKS = frozenset({Task.TEXT_CLASSIFICATION})
 BREAKS = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -23,7 +23,7 @@ def clean(text: str) -> str:
 
 def load_data(comp: Competition, tables: Tables) -> Data:
     train, test = tables.train, tables.test
-    column = str(comp.extras.get("text_column", "text"))
+    column = comp.text_column or "text"
     return Data(
         x_train=train[column],
         y_train=encode_target(comp, train[comp.target_columns[0]].to_numpy()),

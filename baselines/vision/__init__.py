@@ -23,7 +23,7 @@ from harness.errors import HarnessError
 from harness.metrics import Needs
 
 if TYPE_CHECKING:
-    from harness.loading import Images
+    from harness.data.loading import Images
 
 TASKS = frozenset({Task.IMAGE_CLASSIFICATION})
 HOLDOUT = 0.1  # of public train, for validation while tuning (never the local test)

@@ -8,11 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.competition import Competition, Download, Task
-from harness.errors import RawDataError
-from harness.images import ImageSet, decode, prepare_images
+from harness.competition import Competition, Download, ImageSpec, Task
+from harness.data.kit import ImageSet, RawDataError, decode, prepare_images, walk_raw
 from harness.metrics import ACCURACY
-from harness.sources import walk_raw
 
 HERE = Path(__file__).parent
 CLASSES = (
@@ -31,10 +29,10 @@ BATCH = re.compile(r"(^|/)(data_batch_[1-5]|test_batch|batches\.meta)$")
 IMAGE = re.compile(r"(^|/)(train|test)/([a-z]+)/[^/]+\.(png|jpe?g)$", re.IGNORECASE)
 
 
-def prepare(raw: Path, public: Path, private: Path) -> None:
-    train, test = _read(raw)
+def prepare(comp: Competition, raw: Path, public: Path, private: Path) -> None:
+    train, test = _read(raw, comp)
     prepare_images(
-        COMPETITION,
+        comp,
         public,
         private,
         train=train,
@@ -44,7 +42,7 @@ def prepare(raw: Path, public: Path, private: Path) -> None:
     )
 
 
-def _read(raw: Path) -> tuple[ImageSet, ImageSet]:
+def _read(raw: Path, comp: Competition) -> tuple[ImageSet, ImageSet]:
     """The publisher's pickled batches, or ``train/<class>/*`` and ``test/<class>/*`` images."""
     batches = dict(walk_raw(raw, lambda name: bool(BATCH.search(name))))
     if batches:
@@ -58,7 +56,7 @@ def _read(raw: Path) -> tuple[ImageSet, ImageSet]:
             raise RawDataError(f"cifar10: unknown class folder '{cls}' in {name}")
         images[split].append((decode(data), CLASSES.index(cls)))
     if not images["train"] or not images["test"]:
-        raise RawDataError(f"cifar10: no CIFAR-10 data in {raw}; expected {COMPETITION.raw_hint}")
+        raise RawDataError(f"cifar10: no CIFAR-10 data in {raw}; expected {comp.raw_hint}")
     return tuple(  # type: ignore[return-value]
         ImageSet(np.stack([p for p, _ in rows]), np.array([y for _, y in rows]), ".png")
         for rows in (images["train"], images["test"])
@@ -112,5 +110,5 @@ COMPETITION = Competition(
         "the Toronto cifar-10-python.tar.gz (cifar-10-batches-py/data_batch_1..5, test_batch, "
         "batches.meta), or a folder of train/<class>/ and test/<class>/ images"
     ),
-    extras={"image_size": 32, "image_ext": ".png"},
+    images=ImageSpec(size=32, ext=".png"),
 )

@@ -8,11 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.competition import Competition, Task
-from harness.errors import RawDataError
-from harness.images import ImageSet, prepare_images, readable
+from harness.competition import Competition, ImageSpec, Task
+from harness.data.kit import ImageSet, RawDataError, prepare_images, readable, walk_raw
 from harness.metrics import ACCURACY_AT_HALF, LOG_LOSS
-from harness.sources import walk_raw
 
 HERE = Path(__file__).parent
 CLASSES = ("cat", "dog")  # label 1 = dog: submissions give P(dog)
@@ -32,7 +30,7 @@ def _label(name: str) -> int | None:
     return None if found is None else CLASSES.index(found.group(1).lower())
 
 
-def prepare(raw: Path, public: Path, private: Path) -> list[str]:
+def prepare(comp: Competition, raw: Path, public: Path, private: Path) -> list[str]:
     from sklearn.model_selection import train_test_split
 
     photos: list[tuple[str, bytes, int]] = []
@@ -41,9 +39,7 @@ def prepare(raw: Path, public: Path, private: Path) -> list[str]:
         assert label is not None
         photos.append((name, data, label))
     if not photos:
-        raise RawDataError(
-            f"dogs-vs-cats: no labelled photos in {raw}; expected {COMPETITION.raw_hint}"
-        )
+        raise RawDataError(f"dogs-vs-cats: no labelled photos in {raw}; expected {comp.raw_hint}")
     photos.sort(key=lambda p: p[0])
     bad = [name for name, data, _ in photos if not readable(data)]
     if bad:
@@ -52,7 +48,7 @@ def prepare(raw: Path, public: Path, private: Path) -> list[str]:
     train_rows, test_rows = train_test_split(
         np.arange(len(photos)),
         test_size=TEST_SIZE,
-        random_state=COMPETITION.seed,
+        random_state=comp.seed,
         stratify=labels,
     )
 
@@ -61,7 +57,7 @@ def prepare(raw: Path, public: Path, private: Path) -> list[str]:
         return ImageSet([photos[r][1] for r in rows], labels[rows], ".jpg")
 
     prepare_images(
-        COMPETITION,
+        comp,
         public,
         private,
         train=subset(train_rows),
@@ -94,5 +90,5 @@ COMPETITION = Competition(
         "Kaggle's dogs-vs-cats.zip (holding train.zip), its train.zip (train/cat.0.jpg, …), "
         "or a folder of cat/ and dog/ photos"
     ),
-    extras={"image_size": 128, "image_ext": ".jpg", "test_size": TEST_SIZE},
+    images=ImageSpec(size=128, ext=".jpg"),
 )

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.competition import Competition, Task
+from harness.data.kit import prepare_from_labelled_train
 from harness.metrics import RMSE_LOG
-from harness.tabular import prepare_labelled_csv
 
 from .features import add_features
 
@@ -19,9 +19,9 @@ HERE = Path(__file__).parent
 TEST_SIZE = 0.2
 
 
-def prepare(raw: Path, public: Path, private: Path) -> None:
-    prepare_labelled_csv(
-        COMPETITION,
+def prepare(comp: Competition, raw: Path, public: Path, private: Path) -> None:
+    prepare_from_labelled_train(
+        comp,
         raw,
         public,
         private,
@@ -45,5 +45,5 @@ COMPETITION = Competition(
         "Kaggle's house-prices-advanced-regression-techniques.zip (train.csv, test.csv, "
         "sample_submission.csv, data_description.txt)"
     ),
-    extras={"test_size": TEST_SIZE, "features": add_features},
+    features=add_features,
 )

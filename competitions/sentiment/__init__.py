@@ -9,16 +9,20 @@ from pathlib import Path
 import numpy as np
 
 from harness.competition import Competition, Download, Task
-from harness.errors import RawDataError
+from harness.data.kit import (
+    RawDataError,
+    walk_raw,
+    write_answers,
+    write_csv,
+    write_sample_submission,
+)
 from harness.metrics import ACCURACY_AT_HALF, ROC_AUC
-from harness.preparation import write_answers, write_csv, write_sample_submission
-from harness.sources import walk_raw
 
 HERE = Path(__file__).parent
 REVIEW = re.compile(r"(?:^|/)(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
 
 
-def prepare(raw: Path, public: Path, private: Path) -> None:
+def prepare(comp: Competition, raw: Path, public: Path, private: Path) -> None:
     import pandas as pd
 
     rows: dict[str, list[tuple[str, int, str]]] = {"train": [], "test": []}
@@ -28,9 +32,9 @@ def prepare(raw: Path, public: Path, private: Path) -> None:
         split, polarity, number, rating = found.groups()
         rows[split].append((f"{number}_{rating}", int(polarity == "pos"), data.decode("utf-8")))
     if not rows["train"] or not rows["test"]:
-        raise RawDataError(f"sentiment: no reviews in {raw}; expected {COMPETITION.raw_hint}")
+        raise RawDataError(f"sentiment: no reviews in {raw}; expected {comp.raw_hint}")
 
-    rng = np.random.default_rng(COMPETITION.seed)
+    rng = np.random.default_rng(comp.seed)
     frames = {}
     for split, items in rows.items():
         items.sort()  # the walk's order differs between the archive and an unpacked tree
@@ -44,8 +48,8 @@ def prepare(raw: Path, public: Path, private: Path) -> None:
     )
     test["id"] = np.arange(1, len(test) + 1)
     write_csv(test[["id", "review"]], public / "test.csv")
-    write_answers(private, test, COMPETITION, stratify=test["sentiment"].to_numpy())
-    write_sample_submission(public, test["id"], COMPETITION, 0.5)
+    write_answers(private, test, comp, stratify=test["sentiment"].to_numpy())
+    write_sample_submission(public, test["id"], comp, 0.5)
 
 
 COMPETITION = Competition(
@@ -69,5 +73,5 @@ COMPETITION = Competition(
         "Stanford's aclImdb_v1.tar.gz (aclImdb/{train,test}/{pos,neg}/ID_RATING.txt) or that "
         "tree unpacked"
     ),
-    extras={"text_column": "review"},
+    text_column="review",
 )

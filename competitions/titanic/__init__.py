@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.competition import Competition, Task
+from harness.data.kit import prepare_from_labelled_train
 from harness.metrics import ACCURACY
-from harness.tabular import prepare_labelled_csv
 
 from .features import add_features
 
@@ -18,8 +18,8 @@ HERE = Path(__file__).parent
 TEST_SIZE = 0.2
 
 
-def prepare(raw: Path, public: Path, private: Path) -> None:
-    prepare_labelled_csv(COMPETITION, raw, public, private, test_size=TEST_SIZE)
+def prepare(comp: Competition, raw: Path, public: Path, private: Path) -> None:
+    prepare_from_labelled_train(comp, raw, public, private, test_size=TEST_SIZE)
 
 
 COMPETITION = Competition(
@@ -35,5 +35,5 @@ COMPETITION = Competition(
     embedded_raw=HERE / "raw",
     kaggle_slug="titanic",
     raw_hint="Kaggle's titanic.zip (train.csv, test.csv, gender_submission.csv)",
-    extras={"test_size": TEST_SIZE, "features": add_features},
+    features=add_features,
 )

@@ -1,52 +1,40 @@
-"""The one submission validator, used by `validate`, `submit` and the baselines; and scoring.
+"""The one submission validator, used by `validate`, `submit` and the baselines.
 
 ``validate`` reads a CSV with pandas' fast C parser (types inferred, only empty cells are
 missing), checks it against the public ``sample_submission.csv`` and raises one
 :class:`InvalidSubmission` that lists every problem. A valid file comes back as
 :class:`Aligned`: one typed array per target column, in the sample submission's id order.
-``score`` reads the private answers and scores the public and private rows.
+Scoring is :mod:`harness.data.scoring`; opening a (compressed) file is
+:mod:`harness.data.submission_file`.
 
 Line numbers in messages are the file's own (the header is line 1), as an editor shows them;
 for a DataFrame (``dataframe=True``) messages name rows by the frame's 0-based position.
 
-A submission may be compressed, as Kaggle accepts it: the name's suffix (any case) decides,
-``.gz``, ``.bz2``, ``.xz``, or ``.zip`` holding one CSV. Its CSV is validated exactly as a plain
-one (same messages, same line numbers), and a damaged archive is an :class:`InvalidSubmission`.
+A submission may be compressed, as Kaggle accepts it (``.gz``, ``.bz2``, ``.xz``, ``.zip``
+holding one CSV): it is validated exactly as a plain one (same messages, same line numbers).
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import io
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
 from harness.competition import Competition
+from harness.data.preparation import SAMPLE_SUBMISSION, prepared_file
+from harness.data.submission_file import as_file, compression, open_binary, open_text
 from harness.errors import InvalidSubmission, did_you_mean
 from harness.metrics import Needs
-from harness.preparation import ANSWERS, PUBLIC, SAMPLE_SUBMISSION, USAGE, prepared_file
 from harness.settings import Settings
 
 if TYPE_CHECKING:
     import pandas as pd
 
 SHOW = 3  # how many offending ids or lines a message names
-MAX_DECOMPRESSED = 2 * 1024**3  # bytes a compressed submission may unpack to (a bomb guard)
-
-# What a suffix says the file is: the format's name and how its data starts.
-_COMPRESSED = {
-    ".gz": ("gzip", (b"\x1f\x8b",)),
-    ".bz2": ("bzip2", (b"BZh",)),
-    ".xz": ("xz", (b"\xfd7zXZ\x00",)),
-    ".zip": ("zip", (b"PK\x03\x04", b"PK\x05\x06")),
-}
-_ACCEPTED = "as .zip, .gz, .bz2 or .xz"
-_NOT_ACCEPTED = (".7z", ".rar", ".tar", ".tgz", ".zst")  # archives Kaggle or pandas may know
 
 
 @dataclass(frozen=True)
@@ -58,11 +46,10 @@ class Aligned:
     predictions: dict[str, np.ndarray]
 
 
-@dataclass(frozen=True)
-class Scores:
-    public: float
-    private: float
-    extra: dict[str, float] = field(default_factory=dict)  # "<metric>_public", "<metric>_private"
+def validate_predictions(comp: Competition, settings: Settings, predictions: Any) -> Aligned:
+    """Check a submission given as a CSV path or a DataFrame (see :func:`validate`)."""
+    with as_file(predictions, settings) as (path, name, frame):
+        return validate(comp, settings, path, name=name, dataframe=frame)
 
 
 def validate(
@@ -109,7 +96,7 @@ def validate(
     values: dict[str, np.ndarray] = {}
     for column in comp.target_columns:
         if column in frame.columns:
-            values[column], value_problems = _check_values(frame[column], column, comp, text)
+            values[column], value_problems = check_values(frame[column], column, comp, text)
             problems += value_problems
     if problems or keys is None:
         raise InvalidSubmission(source, problems)
@@ -120,25 +107,6 @@ def validate(
         order = pd.Index(keys).get_indexer(expected_ids)
         values = {c: v[order] for c, v in values.items()}
     return Aligned(source=source, ids=expected_ids, predictions=values)
-
-
-def score(comp: Competition, settings: Settings, aligned: Aligned) -> Scores:
-    """Score a validated submission on the public and private test rows."""
-    truth, public = _answers(prepared_file(comp, settings, f"private/{ANSWERS}"), comp)
-    pred = _stack(aligned.predictions, comp.target_columns)
-    true = _stack(truth, comp.target_columns)
-    private = ~public
-
-    def both(metric_fn: Any) -> tuple[float, float]:
-        return float(metric_fn(true[public], pred[public])), float(
-            metric_fn(true[private], pred[private])
-        )
-
-    pub, priv = both(comp.metric.fn)
-    extra: dict[str, float] = {}
-    for metric in comp.extra_metrics:
-        extra[f"{metric.name}_public"], extra[f"{metric.name}_private"] = both(metric.fn)
-    return Scores(public=pub, private=priv, extra=extra)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,9 +122,9 @@ def _read(path: Path, source: str) -> pd.DataFrame:
         raise InvalidSubmission(source, ["not a file"])
     if path.stat().st_size == 0:
         raise InvalidSubmission(source, ["the file is empty"])
-    if _compression(path, source) is None:  # the fast path: pandas' C parser reads the file
+    if compression(path, source) is None:  # the fast path: pandas' C parser reads the file
         return _parse(path, source)
-    with _open_binary(path, source) as stream:
+    with open_binary(path, source) as stream:
         if not stream.peek(1):
             raise InvalidSubmission(source, ["the file is empty"])
         return _parse(stream, source)
@@ -197,175 +165,6 @@ def _parser_message(exc: Exception) -> str:
     return text.split(". ", 1)[-1].removeprefix("C error: ")
 
 
-def _compression(path: Path, source: str) -> str | None:
-    """The compression suffix the name ends with (lowercase), or None for a plain CSV."""
-    suffix = path.suffix.lower()
-    if suffix in _NOT_ACCEPTED:
-        raise InvalidSubmission(
-            source,
-            [f"a {suffix} archive is not accepted: submit a CSV, plain or {_ACCEPTED}"],
-        )
-    return suffix if suffix in _COMPRESSED else None
-
-
-@contextlib.contextmanager
-def _open_binary(path: Path, source: str) -> Iterator[io.BufferedReader]:
-    """The submission's CSV bytes: the file itself, or its data decompressed as the name says.
-
-    A fault in the compressed data, found here or while the caller reads, is raised as an
-    :class:`InvalidSubmission`, and so is data beyond :data:`MAX_DECOMPRESSED`.
-    """
-    suffix = _compression(path, source)
-    if suffix is None:
-        with open(path, "rb") as plain:
-            yield plain
-        return
-    import lzma
-    import zipfile
-    import zlib
-
-    kind = _COMPRESSED[suffix][0]
-    limit = MAX_DECOMPRESSED
-    with open(path, "rb") as f:
-        head = f.read(8)
-    try:
-        with contextlib.ExitStack() as stack:
-            raw = _decompressing(path, suffix, head, source, stack)
-            yield io.BufferedReader(_Capped(raw, limit), buffer_size=1 << 20)
-    except _TooLarge as exc:
-        raise InvalidSubmission(
-            source,
-            [f"the file decompresses to more than {_size(limit)}, the limit for a submission"],
-        ) from exc
-    except (EOFError, OSError, zlib.error, lzma.LZMAError, zipfile.BadZipFile) as exc:
-        raise InvalidSubmission(source, [_corrupt(kind, str(exc))]) from exc
-
-
-def _decompressing(
-    path: Path, suffix: str, head: bytes, source: str, stack: contextlib.ExitStack
-) -> io.BufferedIOBase:
-    """A stream of the decompressed data (``head``: the file's first bytes), closed with
-    ``stack``."""
-    kind, magic = _COMPRESSED[suffix]
-    if suffix == ".zip":
-        return _zip_member(path, head, source, stack)
-    if not head.startswith(magic):
-        raise InvalidSubmission(source, [_not_a(kind, path.suffix, head)])
-    if suffix == ".gz":
-        import gzip
-
-        return stack.enter_context(gzip.open(path, "rb"))
-    if suffix == ".bz2":
-        import bz2
-
-        return stack.enter_context(bz2.open(path, "rb"))
-    import lzma
-
-    return stack.enter_context(lzma.open(path, "rb"))
-
-
-def _zip_member(
-    path: Path, head: bytes, source: str, stack: contextlib.ExitStack
-) -> io.BufferedIOBase:
-    """The one file a zip holds (macOS' ``__MACOSX/`` and ``.DS_Store`` do not count)."""
-    import zipfile
-
-    try:
-        archive = stack.enter_context(zipfile.ZipFile(path))
-    except zipfile.BadZipFile as exc:
-        if not head.startswith(b"PK"):
-            raise InvalidSubmission(source, [_not_a("zip", path.suffix, head)]) from exc
-        raise InvalidSubmission(
-            source, [_corrupt("zip", "its list of files is unreadable")]
-        ) from exc
-    files = [
-        info
-        for info in archive.infolist()
-        if not info.is_dir()
-        and not info.filename.startswith("__MACOSX/")
-        and info.filename.rsplit("/", 1)[-1] != ".DS_Store"
-    ]
-    if not files:
-        raise InvalidSubmission(source, ["the zip holds no file"])
-    names = [info.filename for info in files]
-    if len(files) > 1:
-        shown = ("" if len(names) <= SHOW else "first: ") + _show(names)
-        raise InvalidSubmission(
-            source, [f"the zip holds {len(files):,} files ({shown}); expected one CSV"]
-        )
-    member = files[0]
-    if Path(member.filename).suffix.lower() in (*_COMPRESSED, *_NOT_ACCEPTED):
-        raise InvalidSubmission(
-            source, [f"the zip holds a compressed file ({member.filename}); expected one CSV"]
-        )
-    if member.file_size > MAX_DECOMPRESSED:
-        raise _TooLarge
-    try:
-        return cast(io.BufferedIOBase, stack.enter_context(archive.open(member)))
-    except RuntimeError as exc:  # zipfile's word for a password-protected member
-        raise InvalidSubmission(
-            source, [f"the zip's file {member.filename} is encrypted"]
-        ) from exc
-    except NotImplementedError as exc:
-        raise InvalidSubmission(
-            source, [f"the zip's file {member.filename} uses a compression Python cannot read"]
-        ) from exc
-
-
-class _TooLarge(Exception):
-    """The decompressed data runs past :data:`MAX_DECOMPRESSED`."""
-
-
-class _Capped(io.RawIOBase):
-    """``raw``, refusing to read past ``limit`` bytes."""
-
-    def __init__(self, raw: io.BufferedIOBase, limit: int) -> None:
-        self.raw, self.limit, self.total = raw, limit, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        n = self.raw.readinto(buffer)
-        self.total += n
-        if self.total > self.limit:
-            raise _TooLarge
-        return n
-
-
-def _not_a(kind: str, suffix: str, head: bytes) -> str:
-    problem = f"not {_a(kind)} {kind} file (named {suffix}"
-    actual = [k for k, magic in _COMPRESSED.values() if head.startswith(magic)]
-    return problem + (f", but it is {_a(actual[0])} {actual[0]} file)" if actual else ")")
-
-
-def _corrupt(kind: str, detail: str) -> str:
-    if detail[1:2].islower():  # "Compressed file ended …" reads on as "compressed file …"
-        detail = detail[0].lower() + detail[1:]
-    return f"the {kind} data is corrupt or truncated ({detail})"
-
-
-def _a(word: str) -> str:
-    return "an" if word[0] in "aeiox" else "a"
-
-
-def _size(n: int) -> str:
-    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
-        if n >= scale and n % scale == 0:
-            return f"{n // scale:,} {unit}"
-    return f"{n:,} bytes"
-
-
-@contextlib.contextmanager
-def _open_text(path: Path, source: str) -> Iterator[io.TextIOWrapper]:
-    """The submission's CSV as text, as the ``csv`` module reads it."""
-    with (
-        _open_binary(path, source) as data,
-        io.TextIOWrapper(data, encoding="utf-8-sig", newline="") as text,
-    ):
-        yield text
-
-
 class _Text:
     """The submitted file as its own text, read again only when a message must quote it:
     the fast path parses numbers, but messages show what the user wrote, on the line an
@@ -381,14 +180,14 @@ class _Text:
     def header(self) -> list[str]:
         import csv
 
-        with _open_text(self.path, self.source) as f:
+        with open_text(self.path, self.source) as f:
             return [c.strip() for c in next(csv.reader(f), [])]
 
     @functools.cached_property
     def _cells(self) -> pd.DataFrame:
         import pandas as pd
 
-        with _open_binary(self.path, self.source) as data:
+        with open_binary(self.path, self.source) as data:
             frame = pd.read_csv(
                 data,
                 dtype=str,
@@ -405,7 +204,7 @@ class _Text:
         import csv
 
         lines = []
-        with _open_text(self.path, self.source) as f:
+        with open_text(self.path, self.source) as f:
             reader = csv.reader(f)
             next(reader, None)
             start = reader.line_num + 1
@@ -439,25 +238,13 @@ def _cached_csv(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
     return pd.read_csv(path, keep_default_na=False, na_values=[""])
 
 
-def _csv(path: Path) -> pd.DataFrame:
+def cached_csv(path: Path) -> pd.DataFrame:
     st = path.stat()
     return _cached_csv(str(path), st.st_mtime_ns, st.st_size)
 
 
 def _expected_ids(sample: Path) -> np.ndarray:
-    return _csv(sample).iloc[:, 0].to_numpy()
-
-
-def _answers(path: Path, comp: Competition) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    frame = _csv(path)
-    truth = {c: _check_values(frame[c], c, comp)[0] for c in comp.target_columns}
-    return truth, (frame[USAGE] == PUBLIC).to_numpy()
-
-
-def _stack(columns: dict[str, np.ndarray], names: Sequence[str]) -> np.ndarray:
-    if len(names) == 1:
-        return columns[names[0]]
-    return np.column_stack([columns[n] for n in names])
+    return cached_csv(sample).iloc[:, 0].to_numpy()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -512,7 +299,7 @@ def _as_like(column: pd.Series, expected: np.ndarray) -> tuple[np.ndarray, np.nd
     return text, empty
 
 
-def _check_values(
+def check_values(
     column: pd.Series, name: str, comp: Competition, text: _Text | None = None
 ) -> tuple[np.ndarray, list[str]]:
     """Typed values of one target column, and what is wrong with them.

@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 from harness.competition import Competition
 from harness.errors import DownloadError, RawDataError
-from harness.preparation import sha256_file
+from harness.files import sha256_file
 from harness.settings import Settings
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
@@ -325,6 +325,6 @@ def _kaggle_download(comp: Competition, dest: Path) -> Path:
 
 
 def _scratch(settings: Settings) -> Path:
-    path = settings.home / ".staging"
+    path = settings.staging_dir
     path.mkdir(parents=True, exist_ok=True)
     return path

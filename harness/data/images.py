@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from harness.competition import Competition
-from harness.preparation import write_answers, write_csv, write_sample_submission
+from harness.data.writers import write_answers, write_csv, write_sample_submission
 
 TENSORS = "tensors"
 

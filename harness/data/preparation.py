@@ -1,34 +1,32 @@
 """Raw data → ``public/`` + ``private/``, with checksums, atomically and idempotently.
 
-A competition's own ``prepare(raw, public, private)`` writes into two empty staging
+A competition's own ``prepare(comp, raw, public, private)`` writes into two empty staging
 directories; this module then adds ``description.md``, hashes every file into
 ``private/<id>/MANIFEST.json`` and moves both directories into place. The manifest is written
 last and removed first, so a preparation killed midway is simply "not prepared".
 
-The helpers at the bottom (``write_csv``, ``write_answers``, ``write_sample_submission``) are
-what competition folders use, so every competition splits and writes files the same way.
+What a competition's ``prepare`` uses to write its files is :mod:`harness.data.kit`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import hashlib
 import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.competition import Competition
 from harness.errors import IntegrityError, NotPrepared
+from harness.files import cached_sha256, file_lock, sha256_file
 from harness.settings import Settings
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
 MANIFEST = "MANIFEST.json"
 ANSWERS = "answers.csv"
@@ -58,23 +56,23 @@ def prepare(
     progress: Progress | None = None,
 ) -> Preparation:
     """Prepare ``comp`` from ``raw`` (an archive or folder; default: downloaded, then embedded)."""
-    from harness import sources
+    from harness.data import sources
 
     say = progress or (lambda _msg: None)
     public, private = settings.public_dir(comp.id), settings.private_dir(comp.id)
-    with _lock(settings, comp.id):
+    with file_lock(settings.locks_dir / f"{comp.id}.lock"):  # two prepares never interleave
         manifest = None if force else _read_manifest_or_none(private)
         if manifest is not None and manifest.get("version") == comp.version:
             verify(comp, settings)
             return Preparation(comp.id, public, private, manifest, skipped=True)
-        staging = settings.home / ".staging" / f"{comp.id}-{uuid.uuid4().hex[:8]}"
+        staging = settings.staging_dir / f"{comp.id}-{uuid.uuid4().hex[:8]}"
         try:
             stage_public, stage_private = staging / "public", staging / "private"
             stage_public.mkdir(parents=True)
             stage_private.mkdir(parents=True)
             with sources.raw_directory(comp, settings, raw, progress=say) as (raw_dir, origin):
                 say(f"preparing {comp.id} from {origin}")
-                notes = comp.prepare(raw_dir, stage_public, stage_private) or []
+                notes = comp.prepare(comp, raw_dir, stage_public, stage_private) or []
             _check_layout(comp, stage_public, stage_private)
             (stage_public / DESCRIPTION).write_text(describe(comp, stage_public), encoding="utf-8")
             say("computing checksums")
@@ -104,6 +102,11 @@ def is_prepared(comp: Competition, settings: Settings) -> bool:
     return (settings.private_dir(comp.id) / MANIFEST).is_file()
 
 
+def manifest_or_none(comp: Competition, settings: Settings) -> dict[str, Any] | None:
+    """The preparation's manifest, or None when ``comp`` is not prepared."""
+    return _read_manifest_or_none(settings.private_dir(comp.id))
+
+
 def read_manifest(comp: Competition, settings: Settings) -> dict[str, Any]:
     manifest = _read_manifest_or_none(settings.private_dir(comp.id))
     if manifest is None:
@@ -122,7 +125,7 @@ def verify(comp: Competition, settings: Settings, files: Iterable[str] | None = 
             bad.append(f"{rel} is missing")
         elif not digest:
             bad.append(f"{rel} is not in the manifest")
-        elif _cached_sha256(path) != digest:
+        elif cached_sha256(path) != digest:
             bad.append(f"{rel} changed since it was prepared")
     if bad:
         raise IntegrityError(
@@ -169,49 +172,6 @@ def describe(comp: Competition, public: Path | None = None) -> str:
         for path in sorted(public.iterdir()):
             lines.append(f"- `{path.name}`: {_size_note(path)}")
     return "\n".join(lines) + "\n"
-
-
-# ---------------------------------------------------------------------------------------------
-# Helpers for competitions' prepare functions
-# ---------------------------------------------------------------------------------------------
-
-
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Deterministic CSV: no index, ``\\n`` line ends, UTF-8."""
-    frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
-
-
-def assign_usage(n: int, comp: Competition, stratify: Any = None) -> list[str]:
-    """``Public``/``Private`` for ``n`` test rows: ``comp.public_fraction`` public, seeded."""
-    import numpy as np
-    from sklearn.model_selection import train_test_split
-
-    rows = np.arange(n)
-    public_rows, _ = train_test_split(
-        rows, train_size=comp.public_fraction, random_state=comp.seed, stratify=stratify
-    )
-    usage = np.full(n, PRIVATE, dtype=object)
-    usage[public_rows] = PUBLIC
-    return list(usage)
-
-
-def write_answers(
-    private: Path, answers: pd.DataFrame, comp: Competition, stratify: Any = None
-) -> None:
-    """``private/answers.csv``: the id column, the target columns and ``Usage``."""
-    answers = answers[list(comp.submission_columns)].reset_index(drop=True)
-    answers[USAGE] = assign_usage(len(answers), comp, stratify)
-    write_csv(answers, private / ANSWERS)
-
-
-def write_sample_submission(public: Path, ids: Any, comp: Competition, value: Any) -> None:
-    """``public/sample_submission.csv``: every test id with one constant prediction."""
-    import pandas as pd
-
-    frame = pd.DataFrame({comp.id_column: list(ids)})
-    for column in comp.target_columns:
-        frame[column] = value
-    write_csv(frame, public / SAMPLE_SUBMISSION)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,23 +224,6 @@ def _hash_tree(root: Path, side: str) -> dict[str, str]:
     }
 
 
-def sha256_file(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-_HASHES: dict[tuple[str, int, int], str] = {}
-
-
-def _cached_sha256(path: Path) -> str:
-    """sha256, remembered per (path, size, mtime) so one process hashes a file once."""
-    st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    if key not in _HASHES:
-        _HASHES[key] = sha256_file(path)
-    return _HASHES[key]
-
-
 def _write_json(path: Path, data: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
@@ -302,21 +245,3 @@ def _csv_rows(path: Path) -> int | None:
     import pandas as pd
 
     return len(pd.read_csv(path, usecols=[0], dtype=str, keep_default_na=False))
-
-
-@contextlib.contextmanager
-def _lock(settings: Settings, name: str) -> Iterator[None]:
-    """An exclusive lock per competition, so two `prepare`s never interleave."""
-    locks = settings.home / ".locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    with open(locks / f"{name}.lock", "w") as handle:
-        try:
-            import fcntl
-        except ImportError:  # Windows: no advisory locks; one prepare at a time is on the user
-            yield
-            return
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -3,13 +3,12 @@ uint8 arrays ready for torch or sklearn. Only public files are read."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from harness.competition import Task
+from harness.competition import Competition, Task
 from harness.settings import Settings
 
 if TYPE_CHECKING:
@@ -39,24 +38,21 @@ class Images:
     sample_submission: pd.DataFrame
 
 
-def load(
-    competition: str, *, size: int | None = None, home: str | os.PathLike[str] | None = None
-) -> Tables | Images:
+def load(comp: Competition, settings: Settings, *, size: int | None = None) -> Tables | Images:
     """The public data of a prepared competition; ``size`` picks the image size (pixels)."""
     import pandas as pd
 
-    from harness.images import tensors
-    from harness.preparation import SAMPLE_SUBMISSION, read_manifest
-    from harness.registry import get_competition
+    from harness.data.images import tensors
+    from harness.data.preparation import SAMPLE_SUBMISSION, read_manifest
 
-    comp, settings = get_competition(competition), Settings.resolve(home)
     read_manifest(comp, settings)  # raises NotPrepared
     public = settings.public_dir(comp.id)
     sample = pd.read_csv(public / SAMPLE_SUBMISSION)
     if comp.task is not Task.IMAGE_CLASSIFICATION:
         return Tables(pd.read_csv(public / "train.csv"), pd.read_csv(public / "test.csv"), sample)
-    size = size or int(comp.extras["image_size"])
-    ext = str(comp.extras["image_ext"])
+    if comp.images is None:  # a bug in the declaration, not a user mistake
+        raise RuntimeError(f"{comp.id}: an image competition without an ImageSpec")
+    size, ext = size or comp.images.size, comp.images.ext
     train_ids = pd.read_csv(public / "train.csv")[comp.id_column].to_numpy()
     classes = tuple(str(c) for c in comp.labels) if comp.labels else ("0", "1")
     return Images(
