@@ -2,12 +2,22 @@
 competition from its declaration. Each baseline file reads like airbench: its defaults and its
 search space at the top. ``baselines.tune`` is the Optuna core they share.
 
-Registry: ``get_baseline(comp, name)``; every module file directly in ``baselines/<kind>/``
-that defines ``BASELINE`` (or a list ``BASELINES``) is registered; a kind may also resolve names
-on demand (``find(name)``: vision's ``timm:<architecture>``). Subpackages of a kind (vision's
-``engine/``) are machinery, never scanned: they may import torch at the top, baseline files
-may not (the core install has no torch; a baseline names what it ``requires`` and the extra
-that installs it, and is listed, but refused with that hint, until it is installed).
+Three declarations make the registry, nothing is found by attribute name:
+
+- a **kind** is a folder ``baselines/<kind>/`` whose ``__init__`` exports ``KIND =
+  Kind(...)``: the tasks it serves, how it turns a competition's public data into
+  :class:`~baselines.data.Data`, its default baseline (or a function choosing one by what the
+  machine can run) and, optionally, names it resolves on demand (vision's
+  ``timm:<architecture>``). Adding a kind is its folder plus one :class:`~harness.competition.
+  Task` value.
+- a **baseline** is one file in that folder that registers its ``build`` with :func:`register`
+  (the kind, tasks and source file are filled in from where it is declared).
+- a baseline scored on a held-out slice builds a :class:`HeldOutModel`.
+
+Subpackages of a kind (vision's ``engine/``) are machinery, never scanned: they may import
+torch at the top, baseline files may not (the core install has no torch; a baseline names what
+it ``requires`` and the extra that installs it, and is listed, but refused with that hint,
+until it is installed).
 """
 
 from __future__ import annotations
@@ -16,20 +26,59 @@ import functools
 import importlib
 import importlib.util
 import pkgutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.competition import Competition, Task
 from harness.errors import HarnessError, did_you_mean
 
 if TYPE_CHECKING:
+    import numpy as np
     import optuna
+
+    from baselines.data import Data
 
 #: ``space(trial) -> params``: a define-by-run search space; ``optuna.trial.FixedTrial(
 #: defaults)`` replays the defaults through the same function.
 SpaceFn = Callable[["optuna.Trial"], dict[str, Any]]
+#: ``build(params, competition, columns, seed, **options) -> estimator``: an sklearn-style
+#: estimator for k-fold CV, or a :class:`HeldOutModel` for ``holdout`` baselines.
+BuildFn = Callable[..., Any]
+
+
+class HeldOutModel(Protocol):
+    """What a ``holdout`` baseline builds: trained once on ``x[rows]``, it reports class
+    probabilities on ``x[valid]`` after every epoch (``report(epoch, proba)``; Optuna prunes
+    there) and predicts rows of the whole array (no copies: image sets live on the device)."""
+
+    def fit(
+        self,
+        x: Any,
+        y: np.ndarray,
+        *,
+        rows: np.ndarray | None = None,
+        valid: np.ndarray | None = None,
+        report: Callable[[int, np.ndarray], None] | None = None,
+    ) -> Any: ...
+
+    def predict_proba(self, x: Any, rows: np.ndarray | None = None) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A task kind, declared by ``baselines/<kind>/__init__.py`` as ``KIND``."""
+
+    name: str  # the folder: "tabular", "text", "vision"
+    tasks: frozenset[Task]
+    load_data: Callable[[Competition, Any], Data]  # (competition, harness.load's data) -> Data
+    default: str | Callable[[], str]  # the baseline without --model (or a choice by machine)
+    find: Callable[[str], Baseline | None] | None = None  # names resolved on demand
+
+    def default_baseline(self) -> str:
+        return self.default() if callable(self.default) else self.default
 
 
 @dataclass(frozen=True)
@@ -39,12 +88,11 @@ class Baseline:
     tasks: frozenset[Task]
     defaults: dict[str, Any]
     space: SpaceFn
-    build: Callable[..., Any]  # (params, competition, columns, seed, **options) -> estimator
+    build: BuildFn
     summary: str = ""
     source: Path | None = field(default=None, compare=False)  # logged with every run
     #: None: scored by k-fold CV (sklearn estimators). A fraction: one seeded held-out slice of
-    #: public train, the model reporting per epoch (``fit(x, y, rows=, valid=, report=)``,
-    #: ``predict_proba(x, rows=)``).
+    #: public train, ``build`` giving a :class:`HeldOutModel`.
     holdout: float | None = None
     options: frozenset[str] = frozenset()  # run options ``build`` accepts (device, checkpoint…)
     requires: tuple[str, ...] = ()  # modules it imports when it runs: ("torch", "timm")
@@ -61,6 +109,60 @@ class Baseline:
             raise HarnessError(
                 f"the {self.name} baseline needs {', '.join(missing)}: {install_hint(self.extra)}"
             )
+
+
+def declare(
+    name: str,
+    build: BuildFn,
+    *,
+    module: str,
+    defaults: dict[str, Any],
+    space: SpaceFn,
+    summary: str,
+    holdout: float | None = None,
+    options: frozenset[str] = frozenset(),
+    requires: tuple[str, ...] = (),
+    extra: str | None = None,
+) -> Baseline:
+    """A :class:`Baseline` declared in ``module`` (``baselines.<kind>.<file>``): its kind and
+    tasks are the folder's, its source the module's file."""
+    kind = module.split(".")[1]
+    declared_in = sys.modules[module]
+    return Baseline(
+        name=name,
+        kind=kind,
+        tasks=kind_of(kind).tasks,
+        defaults=defaults,
+        space=space,
+        build=build,
+        summary=summary,
+        source=Path(declared_in.__file__) if declared_in.__file__ else None,
+        holdout=holdout,
+        options=options,
+        requires=requires,
+        extra=extra,
+    )
+
+
+_REGISTERED: dict[tuple[str, str], Baseline] = {}
+
+
+def register(name: str, **declared: Any) -> Callable[[BuildFn], BuildFn]:
+    """Register the decorated ``build`` as baseline ``name`` of the kind whose folder holds it
+    (keywords as for :func:`declare`: defaults, space, summary, holdout, options…)."""
+
+    def decorate(build: BuildFn) -> BuildFn:
+        add(declare(name, build, module=declared.pop("module", build.__module__), **declared))
+        return build
+
+    return decorate
+
+
+def add(baseline: Baseline) -> Baseline:
+    """Register a baseline made by a factory (vision's :func:`~baselines.vision.
+    image_baseline`, the Transformer presets)."""
+    _REGISTERED[(baseline.kind, baseline.name)] = baseline
+    return baseline
 
 
 def importable(name: str) -> bool:
@@ -81,23 +183,33 @@ def install_hint(extra: str | None) -> str:
     return f"pip install 'harness{what}'"
 
 
-KINDS = ("tabular", "text", "vision")
+@functools.cache
+def kinds() -> dict[str, Kind]:
+    """Every kind: the subpackages of ``baselines`` that declare ``KIND``, by name."""
+    found = {}
+    for module in pkgutil.iter_modules(__path__):
+        if module.ispkg:
+            declared = getattr(importlib.import_module(f"{__name__}.{module.name}"), "KIND", None)
+            if isinstance(declared, Kind):
+                found[declared.name] = declared
+    return found
+
+
+def kind_of(name: str) -> Kind:
+    kind = importlib.import_module(f"{__name__}.{name}").KIND
+    assert isinstance(kind, Kind), f"baselines.{name} declares no KIND"
+    return kind
 
 
 @functools.cache
 def baselines() -> dict[tuple[str, str], Baseline]:
-    found: dict[tuple[str, str], Baseline] = {}
-    for kind in KINDS:
-        package = importlib.import_module(f"baselines.{kind}")
+    """Every registered baseline by (kind, name): each kind's baseline files are imported."""
+    for kind in kinds().values():
+        package = importlib.import_module(f"{__name__}.{kind.name}")
         for module in pkgutil.iter_modules(package.__path__):
-            if module.ispkg:  # machinery (vision's engine/), not baseline files
-                continue
-            loaded = importlib.import_module(f"baselines.{kind}.{module.name}")
-            declared = [getattr(loaded, "BASELINE", None), *getattr(loaded, "BASELINES", [])]
-            for baseline in declared:
-                if isinstance(baseline, Baseline):
-                    found[(kind, baseline.name)] = baseline
-    return found
+            if not module.ispkg:  # machinery (vision's engine/) is not scanned
+                importlib.import_module(f"{package.__name__}.{module.name}")
+    return dict(_REGISTERED)
 
 
 def for_competition(comp: Competition) -> dict[str, Baseline]:
@@ -106,16 +218,15 @@ def for_competition(comp: Competition) -> dict[str, Baseline]:
 
 
 def get_baseline(comp: Competition, name: str | None = None) -> Baseline:
-    """The baseline called ``name`` for ``comp`` (default: the first in DEFAULT_ORDER)."""
+    """The baseline called ``name`` for ``comp`` (default: its kind's default)."""
     usable = for_competition(comp)
     if not usable:
         raise HarnessError(f"no baseline for {comp.task.value} competitions like '{comp.id}' yet")
     if name is None:
-        name = _default(comp, usable)
+        name = next(k.default_baseline() for k in kinds().values() if comp.task in k.tasks)
     if name not in usable:
-        for kind in KINDS:
-            find = getattr(importlib.import_module(f"baselines.{kind}"), "find", None)
-            found = find(name) if find is not None else None
+        for kind in kinds().values():
+            found = kind.find(name) if kind.find is not None else None
             if found is not None and comp.task in found.tasks:
                 return found
         raise HarnessError(
@@ -125,25 +236,6 @@ def get_baseline(comp: Competition, name: str | None = None) -> Baseline:
     return usable[name]
 
 
-def _default(comp: Competition, usable: dict[str, Baseline]) -> str:
-    """The default of the kind that serves ``comp`` (:func:`kind_default`)."""
-    for kind in KINDS:
-        if comp.task in importlib.import_module(f"baselines.{kind}").TASKS:
-            chosen = kind_default(kind)
-            if chosen in usable:
-                return chosen
-    return next(n for n in DEFAULT_ORDER if n in usable)
-
-
-def kind_default(kind: str) -> str:
-    """The baseline a competition of this kind gets without ``--model`` on this machine: the
-    kind's own choice by what the machine can run (``default()``: text takes the ensemble on a
-    GPU), otherwise its first baseline in DEFAULT_ORDER."""
-    choose = getattr(importlib.import_module(f"baselines.{kind}"), "default", None)
-    if choose is not None:
-        return str(choose())
-    return next(n for n in DEFAULT_ORDER if (kind, n) in baselines())
-
-
-#: `harness baseline <comp>` without --model takes the first of these that applies.
-DEFAULT_ORDER = ("gbm", "tfidf-lr", "airnet", "forest", "linear")
+def load_data(baseline: Baseline, comp: Competition, public: Any) -> Data:
+    """``comp``'s public data as ``baseline``'s kind shapes it."""
+    return kind_of(baseline.kind).load_data(comp, public)

@@ -437,9 +437,9 @@ def baselines_command() -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from baselines import KINDS, baselines, install_hint, kind_default
+    from baselines import baselines, install_hint, kinds
 
-    defaults = {(kind, kind_default(kind)) for kind in KINDS}
+    defaults = {(kind.name, kind.default_baseline()) for kind in kinds().values()}
     table = Table("baseline", "kind", "tasks", "what", "default", "installed")
     to_install: dict[str, list[str]] = {}  # pip command -> the baselines it makes usable
     for (kind, name), b in sorted(baselines().items()):

@@ -3,6 +3,11 @@
 
     [project.entry-points."harness.competitions"]
     my-comp = "my_package.my_comp:COMPETITION"
+
+A built-in competition that fails to import is a bug in this repository and raises. An entry
+point that fails (it does not import, is not a :class:`Competition`, or repeats an id already
+registered) is someone else's package: it is skipped with one ``warning: …`` line on stderr per
+process, so every other competition keeps working; :func:`skipped_entry_points` lists them.
 """
 
 from __future__ import annotations
@@ -10,12 +15,15 @@ from __future__ import annotations
 import functools
 import importlib
 import pkgutil
-from importlib.metadata import entry_points
+import sys
+from importlib.metadata import EntryPoint, entry_points
 
 from harness.competition import Competition
 from harness.errors import UnknownCompetition
 
 ENTRY_POINT_GROUP = "harness.competitions"
+
+_skipped: dict[str, str] = {}  # entry point -> why it was skipped, each reported once
 
 
 @functools.cache
@@ -28,9 +36,18 @@ def competitions() -> dict[str, Competition]:
         if module.ispkg:
             _add(found, importlib.import_module(f"{package.__name__}.{module.name}").COMPETITION)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        loaded = ep.load()
-        _add(found, getattr(loaded, "COMPETITION", loaded))
+        try:
+            loaded = ep.load()
+            _add(found, getattr(loaded, "COMPETITION", loaded))
+        except Exception as exc:  # any failure of another package's code, SyntaxError too
+            _skip(ep, exc)
     return dict(sorted(found.items()))
+
+
+def skipped_entry_points() -> dict[str, str]:
+    """The entry points :func:`competitions` skipped (``'name = module:attr'``) and why."""
+    competitions()
+    return dict(_skipped)
 
 
 def _add(found: dict[str, Competition], comp: object) -> None:
@@ -39,6 +56,19 @@ def _add(found: dict[str, Competition], comp: object) -> None:
     if comp.id in found:
         raise ValueError(f"competition id '{comp.id}' is registered twice")
     found[comp.id] = comp
+
+
+def _skip(ep: EntryPoint, exc: Exception) -> None:
+    where = f"{ep.name} = {ep.value}"
+    dist = getattr(ep, "dist", None)
+    source = f" (from {dist.name} {dist.version})" if dist is not None else ""
+    why = " ".join(f"{type(exc).__name__}: {exc}".split())  # one line, whatever the message
+    if where not in _skipped:
+        print(
+            f"warning: competition entry point '{where}'{source} failed to load: {why}; skipped",
+            file=sys.stderr,
+        )
+    _skipped[where] = why
 
 
 def get_competition(name: str) -> Competition:

@@ -25,6 +25,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from leaderboard.schema import PRIVATE_SCORE, PUBLIC_SCORE, TAG
+
 if TYPE_CHECKING:
     import pandas as pd
     from mlflow import MlflowClient
@@ -33,7 +35,6 @@ if TYPE_CHECKING:
 SCHEMA = 1
 STALE_MS = 3_600_000  # a run RUNNING for an hour was killed: stop waiting for it
 PAGE = 5_000
-TAG = "harness."
 
 
 class RunIndex:
@@ -156,8 +157,8 @@ def frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
         for row in rows
         if row["status"] == "FINISHED"
         and row["kind"] is not None
-        and "public_score" in row["metrics"]
-        and "private_score" in row["metrics"]
+        and PUBLIC_SCORE in row["metrics"]
+        and PRIVATE_SCORE in row["metrics"]
     ]
     columns: dict[str, list[Any]] = {
         "run_id": [row["run_id"] for row in keep],
@@ -167,7 +168,7 @@ def frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
         "submitted_at": [row["start"] for row in keep],
         "status": ["complete"] * len(keep),
     }
-    names = ["public_score", "private_score", *(k for row in keep for k in row["metrics"])]
+    names = [PUBLIC_SCORE, PRIVATE_SCORE, *(k for row in keep for k in row["metrics"])]
     for name in dict.fromkeys(names):
         columns[name] = [row["metrics"].get(name, float("nan")) for row in keep]
     out = pd.DataFrame(columns)

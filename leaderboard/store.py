@@ -1,11 +1,9 @@
-"""The MLflow-backed store: the only module that talks to MLflow.
+"""The MLflow-backed store: :class:`Store` (client, experiments, write lock) and
+:class:`Leaderboard`, which records submissions and reads them back. (A tuning study's runs are
+:mod:`leaderboard.runs`.)
 
-One experiment per competition (``harness/<id>``), one run per submission::
-
-    tags     harness.participant, harness.kind (submission|baseline), harness.message,
-             harness.sha256, harness.file, mlflow.note.content (the message, shown by the UI)
-    metrics  public_score, private_score, and extra metrics (``accuracy_public``, …)
-    artifact the submitted CSV, byte for byte
+One experiment per competition, one run per submission, tagged as :mod:`leaderboard.schema`
+says, with the submitted CSV, byte for byte, as its artifact.
 
 A run is created only after the submission was validated and scored, and it counts only once
 it is FINISHED, so a submit killed midway leaves a RUNNING run that no view shows. With a
@@ -28,14 +26,11 @@ from harness.competition import Competition
 from harness.errors import StoreError
 from harness.files import file_lock
 from harness.settings import Settings
+from leaderboard.schema import EXPERIMENT_PREFIX, PRIVATE_SCORE, PUBLIC_SCORE, TAG
 
 if TYPE_CHECKING:
     import pandas as pd
     from mlflow import MlflowClient
-
-EXPERIMENT_PREFIX = "harness/"
-TAG = "harness."
-PUBLIC_SCORE, PRIVATE_SCORE = "public_score", "private_score"
 
 
 @dataclass(frozen=True)
@@ -54,168 +49,14 @@ class Entry:
     sha256: str = ""
 
 
-class Leaderboard:
-    """Record submissions and read standings for any competition, on one MLflow store."""
+class Store:
+    """One MLflow store: its client, each competition's experiment, the write lock."""
 
     def __init__(self, settings: Settings) -> None:
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
         self.settings = settings
         self.uri = settings.tracking_uri
         self._client: MlflowClient | None = None
-
-    # -- writing ---------------------------------------------------------------------------
-
-    def record(
-        self,
-        comp: Competition,
-        *,
-        participant: str,
-        kind: str,
-        message: str,
-        public_score: float,
-        private_score: float,
-        file: Path,
-        extra: Mapping[str, float] | None = None,
-        params: Mapping[str, Any] | None = None,
-        tags: Mapping[str, str] | None = None,
-        artifacts: Sequence[Path] = (),
-    ) -> Entry:
-        """Record a scored submission as one finished MLflow run; return its entry."""
-        from mlflow.entities import RunStatus
-
-        from harness.files import sha256_file
-
-        sha = sha256_file(file)
-        extra = dict(extra or {})
-        run_tags = {
-            f"{TAG}participant": participant,
-            f"{TAG}kind": kind,
-            f"{TAG}message": message,
-            f"{TAG}sha256": sha,
-            f"{TAG}file": file.name,
-            "mlflow.note.content": message,
-            **(tags or {}),
-        }
-        with self._writing(comp) as (client, experiment):
-            run = client.create_run(
-                experiment, tags=run_tags, run_name=f"{participant} · {message[:40]}".strip(" ·")
-            )
-            run_id = run.info.run_id
-            metrics = {PUBLIC_SCORE: public_score, PRIVATE_SCORE: private_score, **extra}
-            client.log_batch(
-                run_id, metrics=_metrics(metrics, _now_ms()), params=_params(params or {})
-            )
-            client.log_artifact(run_id, str(file))
-            for path in artifacts:
-                client.log_artifact(run_id, str(path))
-            client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
-        return Entry(
-            run_id=run_id,
-            competition=comp.id,
-            participant=participant,
-            kind=kind,
-            message=message,
-            submitted_at=run.info.start_time,
-            public_score=public_score,
-            private_score=private_score,
-            extra=extra,
-            sha256=sha,
-        )
-
-    # -- tracking (tuning studies and their trials) -------------------------------------------
-
-    def start_run(
-        self,
-        comp: Competition,
-        *,
-        name: str,
-        tags: Mapping[str, str] | None = None,
-        params: Mapping[str, Any] | None = None,
-    ) -> str:
-        """A RUNNING run in the competition's experiment (a study's parent run)."""
-        with self._writing(comp) as (client, experiment):
-            run = client.create_run(experiment, tags=dict(tags or {}), run_name=name)
-            if params:
-                client.log_batch(run.info.run_id, params=_params(params))
-        return str(run.info.run_id)
-
-    def log_child(
-        self,
-        comp: Competition,
-        parent: str,
-        *,
-        name: str,
-        params: Mapping[str, Any],
-        metrics: Mapping[str, float],
-        tags: Mapping[str, str],
-        start_ms: int,
-        end_ms: int,
-        status: str = "FINISHED",
-    ) -> str:
-        """One complete nested run (an Optuna trial) under ``parent``, in three writes."""
-        with self._writing(comp) as (client, experiment):
-            run = client.create_run(
-                experiment,
-                start_time=start_ms,
-                tags={"mlflow.parentRunId": parent, **tags},
-                run_name=name,
-            )
-            client.log_batch(
-                run.info.run_id, metrics=_metrics(metrics, end_ms), params=_params(params)
-            )
-            client.set_terminated(run.info.run_id, status, end_time=end_ms)
-        return str(run.info.run_id)
-
-    def end_run(
-        self,
-        run_id: str,
-        *,
-        metrics: Mapping[str, float] | None = None,
-        artifacts: Sequence[Path] = (),
-        status: str = "FINISHED",
-    ) -> None:
-        client = self.client
-        with self._write_lock(), self._errors():
-            if metrics:
-                client.log_batch(run_id, metrics=_metrics(metrics, _now_ms()))
-            for path in artifacts:
-                client.log_artifact(run_id, str(path))
-            client.set_terminated(run_id, status)
-
-    # -- reading ---------------------------------------------------------------------------
-
-    def submissions(self, comp: Competition, *, rebuild: bool = False) -> pd.DataFrame:
-        """Every finished submission (one row each), from the index kept in sync with MLflow."""
-        from leaderboard.index import RunIndex
-
-        with self._errors():
-            experiment = self._experiment_id(comp, create=False)
-            index = RunIndex(self.settings.cache_dir, self.uri, experiment, local=self.is_local)
-            return index.submissions(self.client, rebuild=rebuild)
-
-    def submissions_from_mlflow(self, comp: Competition) -> pd.DataFrame:
-        """The same frame as :meth:`submissions`, read from MLflow in full (no index)."""
-        from leaderboard.index import scan
-
-        with self._errors():
-            experiment = self._experiment_id(comp, create=False)
-            return scan(self.client, experiment)
-
-    def standings(self, comp: Competition, *, private: bool = False) -> pd.DataFrame:
-        from leaderboard.ranking import standings
-
-        return standings(
-            self.submissions(comp),
-            greater_is_better=comp.metric.greater_is_better,
-            private=private,
-        )
-
-    def history(self, comp: Competition, participant: str | None = None) -> pd.DataFrame:
-        from leaderboard.ranking import history
-
-        return history(self.submissions(comp), participant)
-
-    # -- MLflow plumbing -------------------------------------------------------------------
 
     @property
     def is_local(self) -> bool:
@@ -290,6 +131,102 @@ class Leaderboard:
             raise StoreError(f"MLflow store {self.uri}: {exc.message}") from exc
         except ConnectionError as exc:
             raise StoreError(f"MLflow store {self.uri} cannot be reached: {exc}") from exc
+
+
+class Leaderboard(Store):
+    """Record submissions and read standings for any competition, on one MLflow store."""
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def record(
+        self,
+        comp: Competition,
+        *,
+        participant: str,
+        kind: str,
+        message: str,
+        public_score: float,
+        private_score: float,
+        file: Path,
+        extra: Mapping[str, float] | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+        artifacts: Sequence[Path] = (),
+    ) -> Entry:
+        """Record a scored submission as one finished MLflow run; return its entry."""
+        from mlflow.entities import RunStatus
+
+        from harness.files import sha256_file
+
+        sha = sha256_file(file)
+        extra = dict(extra or {})
+        run_tags = {
+            f"{TAG}participant": participant,
+            f"{TAG}kind": kind,
+            f"{TAG}message": message,
+            f"{TAG}sha256": sha,
+            f"{TAG}file": file.name,
+            "mlflow.note.content": message,
+            **(tags or {}),
+        }
+        with self._writing(comp) as (client, experiment):
+            run = client.create_run(
+                experiment, tags=run_tags, run_name=f"{participant} · {message[:40]}".strip(" ·")
+            )
+            run_id = run.info.run_id
+            metrics = {PUBLIC_SCORE: public_score, PRIVATE_SCORE: private_score, **extra}
+            client.log_batch(
+                run_id, metrics=_metrics(metrics, _now_ms()), params=_params(params or {})
+            )
+            client.log_artifact(run_id, str(file))
+            for path in artifacts:
+                client.log_artifact(run_id, str(path))
+            client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
+        return Entry(
+            run_id=run_id,
+            competition=comp.id,
+            participant=participant,
+            kind=kind,
+            message=message,
+            submitted_at=run.info.start_time,
+            public_score=public_score,
+            private_score=private_score,
+            extra=extra,
+            sha256=sha,
+        )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def submissions(self, comp: Competition, *, rebuild: bool = False) -> pd.DataFrame:
+        """Every finished submission (one row each), from the index kept in sync with MLflow."""
+        from leaderboard.index import RunIndex
+
+        with self._errors():
+            experiment = self._experiment_id(comp, create=False)
+            index = RunIndex(self.settings.cache_dir, self.uri, experiment, local=self.is_local)
+            return index.submissions(self.client, rebuild=rebuild)
+
+    def submissions_from_mlflow(self, comp: Competition) -> pd.DataFrame:
+        """The same frame as :meth:`submissions`, read from MLflow in full (no index)."""
+        from leaderboard.index import scan
+
+        with self._errors():
+            experiment = self._experiment_id(comp, create=False)
+            return scan(self.client, experiment)
+
+    def standings(self, comp: Competition, *, private: bool = False) -> pd.DataFrame:
+        from leaderboard.ranking import standings
+
+        return standings(
+            self.submissions(comp),
+            greater_is_better=comp.metric.greater_is_better,
+            private=private,
+        )
+
+    def history(self, comp: Competition, participant: str | None = None) -> pd.DataFrame:
+        from leaderboard.ranking import history
+
+        return history(self.submissions(comp), participant)
 
 
 def _now_ms() -> int:

@@ -22,8 +22,8 @@ import pytest
 from click.testing import CliRunner
 
 import harness
-from harness.data import submission_file, validation
 from harness.cli import cli
+from harness.data import submission_file, validation
 from harness.errors import InvalidSubmission
 from harness.registry import get_competition
 from harness.settings import Settings

@@ -18,11 +18,11 @@ from click.testing import CliRunner
 
 import harness
 from baselines.cpu import CpuShare, cores, limit_threads
-from baselines.tune import Progress, _Tracker
+from baselines.tracking import Progress, TrialTracker
 from harness.cli import cli
 from harness.registry import get_competition
 from harness.settings import Settings
-from leaderboard import Leaderboard
+from leaderboard.runs import StudyRuns
 
 
 def _children(settings: Settings, parent: str) -> list:  # type: ignore[type-arg]
@@ -36,11 +36,12 @@ def _children(settings: Settings, parent: str) -> list:  # type: ignore[type-arg
 
 def test_a_pruned_trial_is_shown_and_recorded_as_pruned(settings: Settings) -> None:
     comp = get_competition("titanic")  # accuracy: greater is better
-    board = Leaderboard(settings)
-    parent = board.start_run(comp, name="study t", tags={}, params={})
+    runs = StudyRuns(settings)
+    parent = runs.start(comp, name="study t", tags={}, params={})
     study = optuna.create_study(direction="maximize")
     seen: list[Progress] = []
-    tracker = _Tracker(board, comp, parent, {}, "fold of 5", seen.append, 4, None, study)
+    where = {1: "fold 2 of 5"}.__getitem__  # the k-fold scheme's words for step 1
+    tracker = TrialTracker(runs, comp, parent, {}, where, seen.append, 4, None, study)
     # a complete trial at 0.80, then one pruned after a *higher* partial mean on fold 2
     plan = [([0.80, 0.80], None), ([0.95, 0.90], 1), ([0.70, 0.82], None), ([0.5], "fail")]
 

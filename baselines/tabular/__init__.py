@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from baselines import Kind
 from baselines.data import Data, encode_target, is_classification, predict, truth
 from harness.competition import Competition, Task
 
@@ -86,6 +87,8 @@ def preprocessor(columns: Columns, *, scale: bool, one_hot: bool) -> Any:
         verbose_feature_names_out=False,
     )
 
+
+KIND = Kind("tabular", TASKS, load_data, default="gbm")
 
 __all__ = [
     "Columns",

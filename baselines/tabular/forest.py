@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from baselines import Baseline
-from baselines.tabular import TASKS, Columns, is_classification, preprocessor
+from baselines import register
+from baselines.tabular import Columns, is_classification, preprocessor
 from harness.competition import Competition
 
 # ----------------------------------------------------------------------------------------------
@@ -32,6 +31,12 @@ def space(trial: Any) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------------
 # Model
 # ----------------------------------------------------------------------------------------------
+@register(
+    "forest",
+    defaults=DEFAULTS,
+    space=space,
+    summary="scikit-learn random forest",
+)
 def build(params: dict[str, Any], comp: Competition, columns: Columns, seed: int) -> Any:
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
     from sklearn.pipeline import make_pipeline
@@ -39,15 +44,3 @@ def build(params: dict[str, Any], comp: Competition, columns: Columns, seed: int
     model_class = RandomForestClassifier if is_classification(comp) else RandomForestRegressor
     model = model_class(**params, random_state=seed, n_jobs=1)
     return make_pipeline(preprocessor(columns, scale=False, one_hot=False), model)
-
-
-BASELINE = Baseline(
-    name="forest",
-    kind="tabular",
-    tasks=TASKS,
-    defaults=DEFAULTS,
-    space=space,
-    build=build,
-    summary="scikit-learn random forest",
-    source=Path(__file__),
-)

@@ -6,11 +6,10 @@ one run each): Titanic CV accuracy 0.837 in 124 s, House Prices CV RMSE-of-log 0
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from baselines import Baseline
-from baselines.tabular import TASKS, Columns, is_classification, preprocessor
+from baselines import register
+from baselines.tabular import Columns, is_classification, preprocessor
 from harness.competition import Competition
 
 # ----------------------------------------------------------------------------------------------
@@ -40,6 +39,12 @@ def space(trial: Any) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------------
 # Model
 # ----------------------------------------------------------------------------------------------
+@register(
+    "gbm",
+    defaults=DEFAULTS,
+    space=space,
+    summary="scikit-learn HistGradientBoosting (boosted trees)",
+)
 def build(params: dict[str, Any], comp: Competition, columns: Columns, seed: int) -> Any:
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.pipeline import make_pipeline
@@ -52,15 +57,3 @@ def build(params: dict[str, Any], comp: Competition, columns: Columns, seed: int
     # Categories are ordinal codes: trees split them as well as one-hot columns, and faster.
     model = model_class(**params, early_stopping=False, random_state=seed)
     return make_pipeline(preprocessor(columns, scale=False, one_hot=False), model)
-
-
-BASELINE = Baseline(
-    name="gbm",
-    kind="tabular",
-    tasks=TASKS,
-    defaults=DEFAULTS,
-    space=space,
-    build=build,
-    summary="scikit-learn HistGradientBoosting (boosted trees)",
-    source=Path(__file__),
-)

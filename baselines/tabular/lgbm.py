@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from baselines import Baseline
-from baselines.tabular import TASKS, Columns, is_classification, preprocessor
+from baselines import register
+from baselines.tabular import Columns, is_classification, preprocessor
 from harness.competition import Competition
 
 # ----------------------------------------------------------------------------------------------
@@ -39,6 +38,14 @@ def space(trial: Any) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------------
 # Model
 # ----------------------------------------------------------------------------------------------
+@register(
+    "lgbm",
+    defaults=DEFAULTS,
+    space=space,
+    summary="LightGBM (boosted trees; optional extra)",
+    requires=("lightgbm",),
+    extra="tabular",
+)
 def build(params: dict[str, Any], comp: Competition, columns: Columns, seed: int) -> Any:
     import lightgbm
     from sklearn.pipeline import make_pipeline
@@ -47,17 +54,3 @@ def build(params: dict[str, Any], comp: Competition, columns: Columns, seed: int
     # One thread: Optuna's --jobs parallelises trials; verbose -1 silences per-fit warnings.
     model = model_class(**params, subsample_freq=1, random_state=seed, n_jobs=1, verbose=-1)
     return make_pipeline(preprocessor(columns, scale=False, one_hot=False), model)
-
-
-BASELINE = Baseline(
-    name="lgbm",
-    kind="tabular",
-    tasks=TASKS,
-    defaults=DEFAULTS,
-    space=space,
-    build=build,
-    summary="LightGBM (boosted trees; optional extra)",
-    source=Path(__file__),
-    requires=("lightgbm",),
-    extra="tabular",
-)

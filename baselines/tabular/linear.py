@@ -3,11 +3,10 @@ numbers and one-hot categories."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from baselines import Baseline
-from baselines.tabular import TASKS, Columns, is_classification, preprocessor
+from baselines import register
+from baselines.tabular import Columns, is_classification, preprocessor
 from harness.competition import Competition
 
 # ----------------------------------------------------------------------------------------------
@@ -25,6 +24,12 @@ def space(trial: Any) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------------
 # Model
 # ----------------------------------------------------------------------------------------------
+@register(
+    "linear",
+    defaults=DEFAULTS,
+    space=space,
+    summary="logistic regression / ridge on one-hot features",
+)
 def build(params: dict[str, Any], comp: Competition, columns: Columns, seed: int) -> Any:
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.pipeline import make_pipeline
@@ -34,15 +39,3 @@ def build(params: dict[str, Any], comp: Competition, columns: Columns, seed: int
     else:
         model = Ridge(alpha=1.0 / params["strength"], random_state=seed)
     return make_pipeline(preprocessor(columns, scale=True, one_hot=True), model)
-
-
-BASELINE = Baseline(
-    name="linear",
-    kind="tabular",
-    tasks=TASKS,
-    defaults=DEFAULTS,
-    space=space,
-    build=build,
-    summary="logistic regression / ridge on one-hot features",
-    source=Path(__file__),
-)

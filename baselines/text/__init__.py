@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from baselines import Kind
 from baselines.data import Data, encode_target
 from harness.competition import Competition, Task
 
@@ -43,3 +44,6 @@ def default() -> str:
         if torch.cuda.is_available():
             return "ensemble"
     return "nbsvm"
+
+
+KIND = Kind("text", TASKS, load_data, default=default)

@@ -7,14 +7,12 @@ sentiment --model nbsvm``), else its defaults."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from baselines import Baseline
+from baselines import Baseline, register
 from baselines.data import split_rows, take
-from baselines.text import TASKS
 from harness.competition import Competition
 from harness.settings import Settings
 
@@ -90,6 +88,16 @@ class Ensemble:
         return (self._scores(x) >= 0.5).astype(int)
 
 
+@register(
+    "ensemble",
+    defaults=DEFAULTS,
+    space=space,
+    summary="NB-SVM + fine-tuned MiniLM, rank-averaged with a weight chosen on a blend slice",
+    holdout=0.1,
+    options=frozenset({"device", "checkpoint", "compile", "progress", "settings"}),
+    requires=("torch", "transformers"),  # its Transformer member's
+    extra="text",
+)
 def build(
     params: dict[str, Any],
     comp: Competition,
@@ -115,33 +123,18 @@ def tuned(member: Baseline, comp: Competition, settings: Settings | None) -> dic
     in this HARNESS_HOME), else its defaults."""
     import optuna
 
-    from baselines.tune import _best, _storage
+    from baselines.tracking import best_trial
+    from baselines.tune import study_storage
 
     if settings is None or not (settings.home / "optuna" / f"{comp.id}.journal").is_file():
         return member.defaults
     try:
         study = optuna.load_study(
-            study_name=f"{comp.id}-{member.name}", storage=_storage(settings, comp, None, False)
+            study_name=f"{comp.id}-{member.name}", storage=study_storage(settings, comp, None)
         )
     except KeyError:  # no such study
         return member.defaults
-    best = _best(study)
+    best = best_trial(study)
     if best is None:
         return member.defaults
     return member.space(optuna.trial.FixedTrial(dict(best.params)))  # type: ignore[arg-type]
-
-
-BASELINE = Baseline(
-    name="ensemble",
-    kind="text",
-    tasks=TASKS,
-    defaults=DEFAULTS,
-    space=space,
-    build=build,
-    summary="NB-SVM + fine-tuned MiniLM, rank-averaged with a weight chosen on a blend slice",
-    source=Path(__file__),
-    holdout=0.1,
-    options=frozenset({"device", "checkpoint", "compile", "progress", "settings"}),
-    requires=("torch", "transformers"),  # its Transformer member's
-    extra="text",
-)

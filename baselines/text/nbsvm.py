@@ -9,14 +9,13 @@ computed once per process and reused by every later trial (the Pipeline's ``memo
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from baselines import Baseline
-from baselines.text import TASKS, clean
+from baselines import register
+from baselines.text import clean
 from baselines.text.tfidf_lr import cache
 from harness.competition import Competition
 
@@ -64,6 +63,12 @@ class LogCountRatio(BaseEstimator, TransformerMixin):  # type: ignore[misc]
         return x.multiply(self.ratio_).tocsr()
 
 
+@register(
+    "nbsvm",
+    defaults=DEFAULTS,
+    space=space,
+    summary="NB-SVM: naive-Bayes log-count ratios + logistic regression (Wang & Manning 2012)",
+)
 def build(params: dict[str, Any], comp: Competition, columns: Any, seed: int) -> Any:
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -77,15 +82,3 @@ def build(params: dict[str, Any], comp: Competition, columns: Any, seed: int) ->
         ],
         memory=cache(),
     )
-
-
-BASELINE = Baseline(
-    name="nbsvm",
-    kind="text",
-    tasks=TASKS,
-    defaults=DEFAULTS,
-    space=space,
-    build=build,
-    summary="NB-SVM: naive-Bayes log-count ratios + logistic regression (Wang & Manning 2012)",
-    source=Path(__file__),
-)

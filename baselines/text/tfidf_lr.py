@@ -11,11 +11,10 @@ import atexit
 import functools
 import shutil
 import tempfile
-from pathlib import Path
 from typing import Any
 
-from baselines import Baseline
-from baselines.text import TASKS, clean
+from baselines import register
+from baselines.text import clean
 from harness.competition import Competition
 
 # ----------------------------------------------------------------------------------------------
@@ -50,6 +49,12 @@ def cache() -> Any:
     return Memory(folder, verbose=0)
 
 
+@register(
+    "tfidf-lr",
+    defaults=DEFAULTS,
+    space=space,
+    summary="TF-IDF word 1-2-grams + logistic regression",
+)
 def build(params: dict[str, Any], comp: Competition, columns: Any, seed: int) -> Any:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -62,15 +67,3 @@ def build(params: dict[str, Any], comp: Competition, columns: Any, seed: int) ->
         ],
         memory=cache(),
     )
-
-
-BASELINE = Baseline(
-    name="tfidf-lr",
-    kind="text",
-    tasks=TASKS,
-    defaults=DEFAULTS,
-    space=space,
-    build=build,
-    summary="TF-IDF word 1-2-grams + logistic regression",
-    source=Path(__file__),
-)

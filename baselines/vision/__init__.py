@@ -1,204 +1,23 @@
-"""What every image baseline shares: the competition's uint8 tensors (``harness.load``) as the
-data, a held-out slice of public train for validation (one training run per trial, scored every
-epoch for pruning), and :class:`ImageModel`, the estimator that wraps the training engine.
-
-A baseline file gives a network factory, its recipe defaults and its search space; this module
-turns them into a :class:`baselines.Baseline` (:func:`image_baseline`). Any timm architecture
-works by name (``--model timm:convnext_atto``); nothing is ever downloaded.
+"""The image kind: competitions whose submissions classify images. What every image baseline
+shares (the data, the held-out slice, :class:`~baselines.vision.shared.ImageModel`) is
+:mod:`baselines.vision.shared`; the GPU training machinery is the ``engine/`` package (torch
+imported at its top, so never scanned); each other file here is one baseline (``airnet``, the
+timm presets and ``timm:<architecture>``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import fields, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
-
-from baselines import Baseline, SpaceFn
-from baselines.data import Data, split_rows
-from harness.competition import Competition, Task
-from harness.errors import HarnessError
-from harness.metrics import Needs
-
-if TYPE_CHECKING:
-    from harness.data.loading import Images
-
-TASKS = frozenset({Task.IMAGE_CLASSIFICATION})
-HOLDOUT = 0.1  # of public train, for validation while tuning (never the local test)
-CALIBRATION = 0.1  # of what a model is fitted on, for its temperature (log-loss metrics)
-OPTIONS = frozenset({"device", "checkpoint", "compile", "image_size", "progress"})
-
-#: ``make_net(classes, sample, checkpoint) -> torch.nn.Module``; ``sample`` is a few thousand
-#: training images (uint8 N×H×W×C) for data-dependent initialisation.
-NetFactory = Callable[[int, np.ndarray, "str | None"], Any]
-
-
-def load_data(comp: Competition, images: Images) -> Data:
-    return Data(
-        x_train=images.x_train,
-        y_train=np.asarray(images.y_train, dtype=np.int64),
-        x_test=images.x_test,
-        test_ids=images.test_ids,
-        columns=images.classes,
-        labels=images.classes if _needs_labels(comp) else None,
-    )
-
-
-def _needs_labels(comp: Competition) -> bool:
-    """Whether a submission holds class names (CIFAR-10) rather than a probability."""
-    return comp.metric.needs not in (Needs.PROBABILITIES, Needs.FINITE)
-
-
-class ImageModel:
-    """A network and a training recipe as an estimator: ``fit(x, y, rows=…, valid=…,
-    report=…)`` trains on ``x[rows]`` and reports probabilities on ``x[valid]`` per epoch;
-    ``predict_proba(x)`` applies test-time augmentation and, for log-loss metrics, the
-    temperature fitted on a calibration slice held out of the training rows."""
-
-    def __init__(
-        self,
-        make_net: NetFactory,
-        recipe: Any,
-        classes: int,
-        *,
-        device: str | None = None,
-        checkpoint: str | None = None,
-        calibrate: bool = False,
-        seed: int = 0,
-        progress: Callable[[str], None] | None = None,
-    ) -> None:
-        from baselines.vision.engine import device_of
-
-        self.make_net, self.recipe, self.classes = make_net, recipe, classes
-        self.device = device_of(device)
-        self.checkpoint, self.calibrate, self.seed = checkpoint, calibrate, seed
-        self.progress = progress
-        self.temperature = 1.0
-        self.train_seconds = 0.0
-
-    def fit(
-        self,
-        x: np.ndarray,
-        y: np.ndarray,
-        *,
-        rows: np.ndarray | None = None,
-        valid: np.ndarray | None = None,
-        report: Callable[[int, np.ndarray], None] | None = None,
-    ) -> ImageModel:
-        from baselines.vision import engine
-
-        rows = np.arange(len(x)) if rows is None else np.asarray(rows)
-        held: np.ndarray | None = None
-        if self.calibrate:
-            rows, held = split_rows(rows, np.asarray(y), CALIBRATION, self.seed + 1)
-        rng = np.random.default_rng(self.seed)
-        sample = np.asarray(x[np.sort(rng.choice(rows, min(len(rows), 5000), replace=False))])
-        net = self.make_net(self.classes, sample, self.checkpoint)
-        trained = engine.train(
-            net,
-            x,
-            y,
-            self.recipe,
-            device=self.device,
-            seed=self.seed,
-            rows=rows,
-            valid_rows=valid,
-            report=report,
-            progress=self.progress,
-        )
-        self.model_, self.train_seconds = trained.model, trained.seconds
-        if held is not None:
-            logits = engine.predict_logits(
-                self.model_, x, self.recipe, device=self.device, rows=held
-            )
-            self.temperature = engine.fit_temperature(logits, np.asarray(y)[held])
-        return self
-
-    def predict_proba(self, x: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-        from baselines.vision.engine import predict_proba
-
-        return predict_proba(
-            self.model_,
-            x,
-            self.recipe,
-            device=self.device,
-            rows=rows,
-            temperature=self.temperature,
-        )
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.predict_proba(x).argmax(1))
-
-
-def image_baseline(
-    name: str,
-    make_net: NetFactory,
-    defaults: dict[str, Any],
-    space: SpaceFn,
-    summary: str,
-    source: Path | None,
-    *,
-    requires: tuple[str, ...] = ("torch",),
-) -> Baseline:
-    """A :class:`Baseline` from a network factory: params are :class:`engine.Recipe` fields."""
-
-    def build(
-        params: dict[str, Any],
-        comp: Competition,
-        columns: Any,
-        seed: int,
-        *,
-        device: str | None = None,
-        checkpoint: str | None = None,
-        compile: bool | None = None,
-        image_size: int | None = None,  # used when loading, not here
-        progress: Callable[[str], None] | None = None,
-    ) -> ImageModel:
-        recipe = make_recipe(params)
-        use_compile = recipe.compile if compile is None else compile
-        return ImageModel(
-            make_net,
-            replace(recipe, compile=use_compile),
-            len(columns),
-            device=device,
-            checkpoint=checkpoint,
-            calibrate=not _needs_labels(comp),
-            seed=seed,
-            progress=progress,
-        )
-
-    return Baseline(
-        name=name,
-        kind="vision",
-        tasks=TASKS,
-        defaults=defaults,
-        space=space,
-        build=build,
-        summary=summary,
-        source=source,
-        holdout=HOLDOUT,
-        options=OPTIONS,
-        requires=requires,
-        extra="vision",
-    )
-
-
-def make_recipe(params: dict[str, Any]) -> Any:
-    from baselines.vision.engine import Recipe
-
-    known = {f.name for f in fields(Recipe)}
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise HarnessError(f"unknown training setting(s) {', '.join(unknown)}")
-    return Recipe(**params)
+from baselines import Baseline, Kind
+from baselines.vision.shared import TASKS, ImageModel, image_baseline, load_data
 
 
 def find(name: str) -> Baseline | None:
-    """``timm:<architecture>``: any timm model by name, from scratch or ``--checkpoint``."""
-    if not name.startswith("timm:"):
-        return None
-    from baselines.vision.timm_models import timm_baseline
+    """``timm:<architecture>``: any timm model by name (:mod:`baselines.vision.timm_models`)."""
+    from baselines.vision.timm_models import find
 
-    return timm_baseline(name.removeprefix("timm:"))
+    return find(name)
+
+
+KIND = Kind("vision", TASKS, load_data, default="airnet", find=find)
+
+__all__ = ["KIND", "ImageModel", "image_baseline", "load_data"]

@@ -7,12 +7,12 @@ Any image size works (global pooling); 32 px is what it is shaped for.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from baselines.vision import image_baseline
+from baselines import add
+from baselines.vision.shared import image_baseline
 
 # ----------------------------------------------------------------------------------------------
 # Defaults and search space
@@ -64,11 +64,12 @@ def make_net(classes: int, sample: np.ndarray, checkpoint: str | None) -> Any:
     return load_checkpoint(net, checkpoint) if checkpoint else net
 
 
-BASELINE = image_baseline(
-    "airnet",
-    make_net,
-    DEFAULTS,
-    space,
-    "AirNet: whitened VGG-like CNN, Muon + Nesterov SGD, flip/translate TTA (fast CIFAR-10)",
-    Path(__file__),
+add(
+    image_baseline(
+        "airnet",
+        make_net,
+        DEFAULTS,
+        space,
+        "AirNet: whitened VGG-like CNN, Muon + Nesterov SGD, flip/translate TTA (fast CIFAR-10)",
+    )
 )

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from baselines import Baseline
-from baselines.vision import image_baseline
+from baselines import Baseline, add
+from baselines.vision.shared import image_baseline
 from harness.errors import HarnessError
 
 # ----------------------------------------------------------------------------------------------
@@ -121,7 +121,6 @@ def timm_baseline(architecture: str) -> Baseline:
         RESNET26D,
         adamw_space(RESNET26D),
         f"timm {architecture} from scratch, AdamW one-cycle",
-        Path(__file__),
         requires=TIMM,
     )
     baseline.check_installed()
@@ -132,14 +131,13 @@ def timm_baseline(architecture: str) -> Baseline:
     return baseline
 
 
-BASELINES = [
+for preset in (
     image_baseline(
         "resnet18",
         timm_net("resnet18"),
         RESNET18,
         sgd_space(RESNET18),
         "timm resnet18 from scratch, Nesterov SGD one-cycle (a learner's CIFAR recipe)",
-        Path(__file__),
         requires=TIMM,
     ),
     image_baseline(
@@ -148,7 +146,12 @@ BASELINES = [
         RESNET26D,
         adamw_space(RESNET26D),
         "timm resnet26d from scratch: AdamW 2e-3, wd 0.05, one-cycle, 40 epochs, 128 px",
-        Path(__file__),
         requires=TIMM,
     ),
-]
+):
+    add(preset)
+
+
+def find(name: str) -> Baseline | None:
+    """``timm:<architecture>``: any timm model by name, from scratch or ``--checkpoint``."""
+    return timm_baseline(name.removeprefix("timm:")) if name.startswith("timm:") else None

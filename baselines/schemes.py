@@ -1,0 +1,199 @@
+"""How a trial is scored on the *public* train (the answers are never read here): one class
+per validation scheme, each with ``objective(trial)`` for Optuna and the test predictions of
+the trial that wins.
+
+- :class:`KFold`: k folds (stratified for classification), a fresh sklearn estimator per fold,
+  the running mean reported after each fold (Optuna prunes there); the winner is refitted on
+  all of public train.
+- :class:`HeldOut`: one seeded held-out slice, one training run of a
+  :class:`~baselines.HeldOutModel` that reports the slice's score after every epoch; the
+  leader's test predictions are kept as it trains, so the winner needs no refit.
+
+Every trial first caps its threads (:mod:`baselines.cpu`).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from baselines import Baseline
+from baselines.cpu import CpuShare, limit_threads
+from baselines.data import Data, from_proba, is_classification, predict, split_rows, take, truth
+from harness.competition import Competition
+
+if TYPE_CHECKING:
+    import optuna
+
+FOLDS = 5
+
+
+class Scheme:
+    """What both schemes share: the baseline, the data, the pinned settings, the CPU share."""
+
+    step = "step"  # what a pruned trial's last step counts, for "pruned at fold 2 of 5"
+    splits: list[tuple[np.ndarray, np.ndarray]]  # (train rows, validation rows) per fold
+
+    def __init__(
+        self,
+        baseline: Baseline,
+        comp: Competition,
+        data: Data,
+        *,
+        seed: int,
+        overrides: dict[str, Any],
+        options: dict[str, Any],
+        share: CpuShare,
+    ) -> None:
+        self.baseline, self.comp, self.data, self.seed = baseline, comp, data, seed
+        self.overrides, self.options, self.share = overrides, options, share
+
+    def params(self, trial: Any) -> dict[str, Any]:
+        """The trial's hyperparameters: the baseline's space, the pinned ones fixed."""
+        pinned: Any = _Pinned(trial, self.overrides)  # a Trial as the space sees it
+        return {**self.baseline.space(pinned), **self.overrides}
+
+    def objective(self, trial: optuna.Trial) -> float:
+        used = self.share.threads()
+        limit_threads(used)
+        trial.set_user_attr("threads", used)
+        return self.score(trial, self.params(trial))
+
+    def build(self, params: dict[str, Any]) -> Any:
+        return self.baseline.build(params, self.comp, self.data.columns, self.seed, **self.options)
+
+    def score(self, trial: optuna.Trial, params: dict[str, Any]) -> float:
+        raise NotImplementedError
+
+    def test_predictions(self, best: optuna.trial.FrozenTrial) -> np.ndarray:
+        """The winner's predictions of the test set, in the form the metric scores."""
+        raise NotImplementedError
+
+    def pruned_at(self, last_step: int) -> str:
+        raise NotImplementedError
+
+
+class KFold(Scheme):
+    def __init__(self, *args: Any, folds: int = FOLDS, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from sklearn.model_selection import KFold as Plain
+        from sklearn.model_selection import StratifiedKFold
+
+        kind = StratifiedKFold if is_classification(self.comp) else Plain
+        splitter = kind(folds, shuffle=True, random_state=self.seed)
+        self.splits = list(splitter.split(self.data.x_train, self.data.y_train))
+        self.step = f"fold of {folds}"
+
+    def score(self, trial: optuna.Trial, params: dict[str, Any]) -> float:
+        import optuna
+
+        data, scores = self.data, []
+        for fold, (train_rows, valid_rows) in enumerate(self.splits):
+            estimator = self.build(params)
+            estimator.fit(take(data.x_train, train_rows), data.y_train[train_rows])
+            pred = predict(self.comp, estimator, take(data.x_train, valid_rows))
+            scores.append(self.comp.metric.fn(truth(self.comp, data.y_train[valid_rows]), pred))
+            trial.report(float(np.mean(scores)), fold)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        trial.set_user_attr("cv_std", float(np.std(scores)))
+        return float(np.mean(scores))
+
+    def test_predictions(self, best: optuna.trial.FrozenTrial) -> np.ndarray:
+        estimator = self.build(self.params(_fixed(best)))
+        estimator.fit(self.data.x_train, self.data.y_train)
+        return predict(self.comp, estimator, self.data.x_test)
+
+    def pruned_at(self, last_step: int) -> str:
+        return f"fold {last_step + 1} {self.step.removeprefix('fold ')}"  # "fold 2 of 5"
+
+
+class HeldOut(Scheme):
+    step = "epoch"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        assert self.baseline.holdout is not None
+        rows = np.arange(len(self.data.y_train))
+        stratify = is_classification(self.comp)
+        split = split_rows(
+            rows, self.data.y_train, self.baseline.holdout, self.seed, stratify=stratify
+        )
+        self.splits = [split]
+        self.leader: tuple[int, float] | None = None  # (trial number, score) of the kept one
+        self.kept: np.ndarray | None = None  # the leader's test predictions
+        self._lock = threading.Lock()  # --jobs: trials finish in several threads
+
+    def score(self, trial: optuna.Trial, params: dict[str, Any]) -> float:
+        """One training run on public train less the slice, scored on the slice after every
+        epoch (Optuna prunes on it); the test predictions kept for a new leader."""
+        import optuna
+
+        train_rows, valid_rows = self.splits[0]
+        comp, data = self.comp, self.data
+        answer = truth(comp, data.y_train[valid_rows])
+
+        def report(epoch: int, proba: np.ndarray) -> None:
+            trial.report(comp.metric.fn(answer, from_proba(comp, proba)), epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+
+        estimator = self.build(params)
+        estimator.fit(data.x_train, data.y_train, rows=train_rows, valid=valid_rows, report=report)
+        # by rows of the whole array: a copy would be uploaded to the device again every trial
+        proba = estimator.predict_proba(data.x_train, rows=valid_rows)
+        score = float(comp.metric.fn(answer, from_proba(comp, proba)))
+        trial.set_user_attr("cv_std", 0.0)
+        trial.set_user_attr("train_seconds", float(getattr(estimator, "train_seconds", 0.0)))
+        with self._lock:
+            if self.leader is None or comp.metric.is_better(score, self.leader[1]):
+                self.leader = (trial.number, score)  # only the leader's predictions are kept
+                self.kept = predict(comp, estimator, data.x_test)
+        return score
+
+    def test_predictions(self, best: optuna.trial.FrozenTrial) -> np.ndarray:
+        if self.leader is not None and self.leader[0] == best.number and self.kept is not None:
+            return self.kept
+        # a resumed study's best ran in another process: train it again, as in its trial
+        estimator = self.build(self.params(_fixed(best)))
+        estimator.fit(self.data.x_train, self.data.y_train, rows=self.splits[0][0])
+        return predict(self.comp, estimator, self.data.x_test)
+
+    def pruned_at(self, last_step: int) -> str:
+        return f"epoch {last_step}"
+
+
+def scheme(baseline: Baseline, comp: Competition, data: Data, **settings: Any) -> Scheme:
+    """The baseline's scheme: k-fold CV, or its held-out slice (``baseline.holdout``)."""
+    if baseline.holdout is not None:
+        settings.pop("folds", None)
+        return HeldOut(baseline, comp, data, **settings)
+    return KFold(baseline, comp, data, **settings)
+
+
+def _fixed(trial: optuna.trial.FrozenTrial) -> Any:
+    import optuna
+
+    return optuna.trial.FixedTrial(dict(trial.params))
+
+
+class _Pinned:
+    """A trial whose ``suggest_*`` return the pinned value for a pinned name, without searching
+    (or recording) it: ``--epochs 5`` fixes the epochs of every trial."""
+
+    def __init__(self, trial: Any, pinned: dict[str, Any]) -> None:
+        self._trial, self._pinned = trial, pinned
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._trial, name)
+        if not name.startswith("suggest_"):
+            return attribute
+
+        def suggest(param: str, *args: Any, **kwargs: Any) -> Any:
+            return (
+                self._pinned[param] if param in self._pinned else attribute(param, *args, **kwargs)
+            )
+
+        return suggest

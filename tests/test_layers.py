@@ -1,0 +1,144 @@
+"""The architecture, checked: every module belongs to one floor, imports only from its own floor
+or the ones below (lazy imports inside functions count; ``if TYPE_CHECKING:`` blocks, which
+only name types, do not), and no chain of imports loops back to where it started.
+
+    base          harness.competition, metrics, errors, settings, files
+    data          harness.data.*          (prepare, read, validate, score)
+    competitions  competitions.*          (declarations and their prepare functions)
+    catalog       harness.registry        (finds competitions, built in and from other packages)
+    leaderboard   leaderboard.*           (record, read, rank; a study's runs)
+    baselines     baselines.*             (models, kinds, the tuner)
+    roof          harness (the package), harness.api, harness.cli, harness.mlflow_ui
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("harness", "competitions", "leaderboard", "baselines")
+FLOORS: list[tuple[str, tuple[str, ...]]] = [
+    (
+        "base",
+        (
+            "harness.competition",
+            "harness.metrics",
+            "harness.errors",
+            "harness.settings",
+            "harness.files",
+        ),
+    ),
+    ("data", ("harness.data",)),
+    ("competitions", ("competitions",)),
+    ("catalog", ("harness.registry",)),
+    ("leaderboard", ("leaderboard",)),
+    ("baselines", ("baselines",)),
+    ("roof", ("harness.api", "harness.cli", "harness.mlflow_ui", "harness")),
+]
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            found[name] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _floor(module: str) -> int:
+    best, level = -1, -1
+    for index, (_, prefixes) in enumerate(FLOORS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best:
+                best, level = len(prefix), index
+    assert level >= 0, f"{module} belongs to no floor: add it to FLOORS"
+    return level
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imports(name: str, path: Path) -> set[str]:
+    """The project modules ``name`` imports, anywhere in it but type-checking blocks."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                candidate = f"{base}.{alias.name}"
+                found.add(candidate if candidate in MODULES else base)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return {m for m in found if m in MODULES and m != name}
+
+
+GRAPH = {name: _imports(name, path) for name, path in MODULES.items()}
+
+
+def test_every_module_has_a_floor() -> None:
+    for name in MODULES:
+        _floor(name)
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_no_module_imports_from_a_floor_above_it(name: str) -> None:
+    mine = _floor(name)
+    upward = sorted(m for m in GRAPH[name] if _floor(m) > mine)
+    assert upward == [], f"{name} ({FLOORS[mine][0]}) imports from above: " + ", ".join(
+        f"{m} ({FLOORS[_floor(m)][0]})" for m in upward
+    )
+
+
+def test_no_import_loops() -> None:
+    loops: list[list[str]] = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def walk(node: str) -> None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(GRAPH[node]):
+            if state.get(nxt) == 1:
+                loops.append([*path[path.index(nxt) :], nxt])
+            elif nxt not in state:
+                walk(nxt)
+        path.pop()
+        state[node] = 2
+
+    for node in sorted(GRAPH):
+        if node not in state:
+            walk(node)
+    assert loops == [], "import loops: " + "; ".join(" -> ".join(loop) for loop in loops)
+
+
+def test_the_checker_sees_lazy_imports_and_skips_type_only_ones() -> None:
+    assert "leaderboard.submit" in GRAPH["baselines.tune"]  # imported inside _submit
+    assert "leaderboard.submit" not in GRAPH["harness.api"] or _floor("harness.api") == 6
+    assert "harness.data.loading" not in GRAPH["baselines.vision"]  # TYPE_CHECKING only
