@@ -371,59 +371,48 @@ def download(competition: str, force: bool, url: str | None, home: str | None) -
     click.echo(f"{competition}: raw data in {path}; `harness prepare {competition}` uses it.")
 
 
-MODEL = click.option("--model", metavar="NAME", help="Which baseline (see `harness baselines`).")
-SEED = click.option("--seed", default=0, show_default=True, help="Seeds folds, sampler, models.")
-THREADS = click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    help="CPU threads per trial [default: the cores other work leaves free, divided by --jobs, "
-    "measured before each trial].",
-)
-
-
-def training_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Settings for the GPU baselines (image and Transformer); others refuse them by name."""
-    for option in reversed(
-        [
-            click.option(
-                "--epochs", type=click.FloatRange(min=0, min_open=True), help="Training epochs."
-            ),
-            click.option(
-                "--device",
-                metavar="cuda|cpu",
-                help="Where to train [default: cuda when there is one, else cpu].",
-            ),
-            click.option("--image-size", type=click.IntRange(min=8), help="Image side in pixels."),
-            click.option(
-                "--checkpoint",
-                metavar="PATH",
-                help="Start from weights on disk (nothing is ever downloaded).",
-            ),
-            click.option(
-                "--compile/--no-compile",
-                default=None,
-                help="torch.compile the network [default: the model's choice].",
-            ),
-        ]
-    ):
+def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """What `baseline` and `tune` share: the model, seed, thread cap, the GPU baselines'
+    training settings (others refuse them by name) and the store. The command receives them as
+    ``**run``; :func:`_run` turns them into the library call's keywords."""
+    options = [
+        click.option("--model", metavar="NAME", help="Which baseline (see `harness baselines`)."),
+        click.option("--seed", default=0, show_default=True, help="Seeds folds, sampler, models."),
+        click.option(
+            "--threads",
+            type=click.IntRange(min=1),
+            help="CPU threads per trial [default: the cores other work leaves free, divided "
+            "by --jobs, measured before each trial].",
+        ),
+        click.option(
+            "--epochs", type=click.FloatRange(min=0, min_open=True), help="Training epochs."
+        ),
+        click.option(
+            "--device",
+            metavar="cuda|cpu",
+            help="Where to train [default: cuda when there is one, else cpu].",
+        ),
+        click.option("--image-size", type=click.IntRange(min=8), help="Image side in pixels."),
+        click.option(
+            "--checkpoint",
+            metavar="PATH",
+            help="Start from weights on disk (nothing is ever downloaded).",
+        ),
+        click.option(
+            "--compile/--no-compile",
+            default=None,
+            help="torch.compile the network [default: the model's choice].",
+        ),
+    ]
+    for option in reversed(options):
         command = option(command)
-    return command
+    return store_options(command)
 
 
-def _training(
-    epochs: float | None,
-    device: str | None,
-    image_size: int | None,
-    checkpoint: str | None,
-    compile: bool | None,
-) -> dict[str, Any]:
-    return {
-        "overrides": {"epochs": epochs} if epochs is not None else None,
-        "device": device,
-        "image_size": image_size,
-        "checkpoint": checkpoint,
-        "compile": compile,
-    }
+def _run(run: dict[str, Any]) -> dict[str, Any]:
+    """``run_options``' values as keywords of ``harness.baseline`` / ``harness.tune``."""
+    epochs = run.pop("epochs")
+    return {**run, "overrides": {"epochs": epochs} if epochs is not None else None}
 
 
 @cli.command("baselines")
@@ -459,24 +448,8 @@ def baselines_command() -> None:
 
 @cli.command()
 @COMPETITION
-@MODEL
-@SEED
-@THREADS
-@training_options
-@store_options
-def baseline(
-    competition: str,
-    model: str | None,
-    seed: int,
-    threads: int | None,
-    epochs: float | None,
-    device: str | None,
-    image_size: int | None,
-    checkpoint: str | None,
-    compile: bool | None,
-    home: str | None,
-    tracking_uri: str | None,
-) -> None:
+@run_options
+def baseline(competition: str, **run: Any) -> None:
     """Train a baseline with its defaults, score it on the public train (5-fold CV, or a
     held-out slice for the image and Transformer models), and submit it as participant
     baseline/<model>.
@@ -490,24 +463,17 @@ def baseline(
     import harness
 
     err = _console(stderr=True)
-    training = _training(epochs, device, image_size, checkpoint, compile)
     with err.status(f"{competition}: training the default baseline") as status:
-        training["progress"] = lambda line: status.update(f"{competition}: {line}")
         result = harness.baseline(
             competition,
-            model=model,
-            seed=seed,
-            threads=threads,
-            home=home,
-            tracking_uri=tracking_uri,
-            **training,
+            progress=lambda line: status.update(f"{competition}: {line}"),
+            **_run(run),
         )
     _report_tuning(competition, result)
 
 
 @cli.command()
 @COMPETITION
-@MODEL
 @click.option(
     "--trials",
     type=click.IntRange(min=1),
@@ -540,27 +506,15 @@ def baseline(
     help="Optuna storage URL (e.g. postgresql://…) for "
     "many workers [default: a journal file in HARNESS_HOME].",
 )
-@SEED
-@THREADS
-@training_options
-@store_options
+@run_options
 def tune(
     competition: str,
-    model: str | None,
     trials: int,
     timeout: float | None,
     jobs: int,
     study: str | None,
     storage: str | None,
-    seed: int,
-    threads: int | None,
-    epochs: float | None,
-    device: str | None,
-    image_size: int | None,
-    checkpoint: str | None,
-    compile: bool | None,
-    home: str | None,
-    tracking_uri: str | None,
+    **run: Any,
 ) -> None:
     """Tune a baseline with Optuna on the public train (k-fold CV, pruning), track every trial
     in MLflow, and submit the best as participant baseline/<model>.
@@ -592,18 +546,13 @@ def tune(
 
     result = harness.tune(
         competition,
-        model=model,
         trials=trials,
         timeout=timeout,
         jobs=jobs,
-        threads=threads,
         study=study,
         storage=storage,
-        seed=seed,
-        home=home,
-        tracking_uri=tracking_uri,
         progress=show,
-        **_training(epochs, device, image_size, checkpoint, compile),
+        **_run(run),
     )
     _report_tuning(competition, result)
 
