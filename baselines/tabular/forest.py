@@ -1,4 +1,8 @@
-"""Random forest for any tabular competition."""
+"""Random forest for any tabular competition.
+
+measured: defaults, 5-fold CV on the public train (bench/tabular_defaults.py, 2-core CPU):
+Titanic accuracy 0.824, House Prices RMSE of log 0.142, 4-12 s (bench/RESULTS.md §10).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
 """LightGBM gradient boosting for any tabular competition, when ``lightgbm`` is installed
-(``pip install harness[tabular]``); otherwise this baseline is not registered."""
+(``pip install 'harness[tabular]'``); without it, it is listed and refused with that hint.
+
+measured: defaults, 5-fold CV on the public train (bench/tabular_defaults.py, 2-core CPU):
+Titanic accuracy 0.827, House Prices RMSE of log 0.133, 1-3 s (bench/RESULTS.md §10).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
 """Linear models for any tabular competition: logistic regression or ridge, on standardised
-numbers and one-hot categories."""
+numbers and one-hot categories.
+
+measured: defaults, 5-fold CV on the public train (bench/tabular_defaults.py, 2-core CPU):
+Titanic accuracy 0.826, House Prices RMSE of log 0.140, 3-5 s each (bench/RESULTS.md §10).
+"""
 
 from __future__ import annotations
 

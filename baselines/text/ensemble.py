@@ -2,7 +2,10 @@
 rank-averaged with a weight chosen on a blend slice of the training rows (never the local test,
 never the validation slice the tuner scores). Both members train on the rest of the rows, each
 with the best params of its own study when one was tuned in this HARNESS_HOME (``harness tune
-sentiment --model nbsvm``), else its defaults."""
+sentiment --model nbsvm``), else its defaults.
+
+measured: not yet. It needs a GPU, and no session has been lent one (bench/RESULTS.md §7 has
+the call that measures it)."""
 
 from __future__ import annotations
 

@@ -5,6 +5,9 @@ with word bigrams.
 
 The vectorizer is fixed and only the classifier is searched, so each CV fold's counts are
 computed once per process and reused by every later trial (the Pipeline's ``memory``).
+
+measured: one fit on the 25,000 public IMDB reviews (bench/sentiment.py, 2-core CPU): local test
+accuracy 0.9153, ROC AUC 0.9706, 42.9 s fit + 14.7 s predict (bench/RESULTS.md §6).
 """
 
 from __future__ import annotations

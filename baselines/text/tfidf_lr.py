@@ -3,6 +3,10 @@
 The vectorizer is fixed and only the classifier is searched, so each CV fold is vectorised
 once per process and reused by every later trial (scikit-learn's Pipeline ``memory`` caches the
 fitted TF-IDF per fold's texts).
+
+measured: one fit on the 25,000 public IMDB reviews (bench/sentiment.py, 2-core CPU): local test
+accuracy 0.9058, ROC AUC 0.9667 in 51 s; 20 tuned trials: CV AUC 0.9689 in 808 s (bench/RESULTS.md
+§6).
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 ``--checkpoint PATH``; nothing is downloaded): ``resnet18`` as a CIFAR learner would train it,
 ``resnet26d`` with the Dogs vs Cats recipe of the issue as a preset, and any other timm model
 by name through ``--model timm:<architecture>``.
+
+measured: not yet: they need a GPU, and no session has been lent one (bench/RESULTS.md §8).
 """
 
 from __future__ import annotations
