@@ -15,6 +15,7 @@ from harness.api import (
     submit,
     tune,
     validate,
+    verify,
 )
 from harness.competition import Competition, Task
 from harness.errors import HarnessError, InvalidSubmission
@@ -45,4 +46,5 @@ __all__ = [
     "submit",
     "tune",
     "validate",
+    "verify",
 ]

@@ -148,7 +148,7 @@ def submit(
         get_competition(competition),
         Settings.resolve(home, tracking_uri),
         predictions,
-        participant=participant or default_participant(),
+        participant=default_participant() if participant is None else participant,
         message=message,
         kind=kind,
         params=params,
@@ -162,15 +162,21 @@ def leaderboard(
     competition: str,
     *,
     private: bool = False,
+    all_preparations: bool = False,
     home: str | os.PathLike[str] | None = None,
     tracking_uri: str | None = None,
 ) -> pd.DataFrame:
-    """Standings, one row per participant: public by default, private with rank change."""
+    """Standings, one row per participant: public by default, private with rank change.
+
+    Only entries scored on the current preparation are ranked (``.attrs["note"]`` says how many
+    others there are); ``all_preparations`` ranks every entry, with a ``preparation`` column."""
     from harness.registry import get_competition
     from leaderboard import Leaderboard
 
     comp = get_competition(competition)
-    return Leaderboard(Settings.resolve(home, tracking_uri)).standings(comp, private=private)
+    return Leaderboard(Settings.resolve(home, tracking_uri)).standings(
+        comp, private=private, all_preparations=all_preparations
+    )
 
 
 def submissions(
@@ -259,3 +265,49 @@ def baseline(
         overrides=overrides,
         options=options,
     )
+
+
+def verify(
+    competition: str | None = None,
+    *,
+    raw: str | os.PathLike[str] | None = None,
+    sweep: bool = False,
+    grace_minutes: float = 60,
+    home: str | os.PathLike[str] | None = None,
+    tracking_uri: str | None = None,
+    progress: Callable[[str, int, int | None], None] | None = None,
+) -> list[Any]:
+    """Check a competition's answers, submissions and index (default: every prepared one);
+    return one :class:`leaderboard.verify.VerifyReport` each (``.findings``: what differs).
+
+    ``raw`` re-derives the answers from that archive or folder (one competition only);
+    ``sweep`` ends runs RUNNING for longer than ``grace_minutes`` where the store can."""
+    from harness.data.preparation import is_prepared
+    from harness.registry import competitions, get_competition
+    from leaderboard.verify import verify as check
+
+    settings = Settings.resolve(home, tracking_uri)
+    if competition is None:
+        if raw is not None:
+            raise ValueError("raw data is for one competition: name it")
+        comps = [c for c in competitions().values() if is_prepared(c, settings)]
+    else:
+        comps = [get_competition(competition)]
+    reports = []
+    for comp in comps:
+
+        def say(what: str, done: int, total: int | None, name: str = comp.id) -> None:
+            if progress is not None:
+                progress(f"{name}: {what}", done, total)
+
+        reports.append(
+            check(
+                comp,
+                settings,
+                raw=None if raw is None else Path(raw),
+                sweep=sweep,
+                grace_ms=int(grace_minutes * 60_000),
+                progress=say,
+            )
+        )
+    return reports

@@ -197,8 +197,16 @@ def describe(competition: str, home: str | None) -> None:
 @cli.command()
 @COMPETITION
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("-m", "--message", default="", help="A note to remember this submission by.")
-@participant_option("Participant name [env HARNESS_PARTICIPANT; default: your user name].")
+@click.option(
+    "-m",
+    "--message",
+    default="",
+    help="A note to remember this submission by (one line, at most 1,000 characters).",
+)
+@participant_option(
+    "Participant name: up to 64 letters, digits, spaces and . _ - / @ + : "
+    "[env HARNESS_PARTICIPANT; default: your user name]."
+)
 @store_options
 def submit(
     competition: str,
@@ -232,7 +240,8 @@ def submit(
         if k.endswith("_public")
     )
     click.echo(
-        f"{competition}: {entry.participant}'s submission scored {entry.public_score:.5f}"
+        f"{competition}: {_printable(entry.participant)}'s submission scored "
+        f"{entry.public_score:.5f}"
         f" on the public leaderboard ({comp.metric.name}, {comp.metric.direction}"
         f"{extra})."
     )
@@ -288,12 +297,25 @@ def submissions(
 @cli.command()
 @COMPETITION
 @click.option("--private", is_flag=True, help="Reveal the private leaderboard and rank changes.")
+@click.option(
+    "--all-preparations",
+    is_flag=True,
+    help="Rank entries scored on earlier preparations too, with a column saying which.",
+)
 @FORMAT
 @store_options
 def leaderboard(
-    competition: str, private: bool, fmt: str, home: str | None, tracking_uri: str | None
+    competition: str,
+    private: bool,
+    all_preparations: bool,
+    fmt: str,
+    home: str | None,
+    tracking_uri: str | None,
 ) -> None:
     """Standings: each participant's best public submission, ranked.
+
+    Only entries scored on the current preparation count; a note says how many others there
+    are (after `prepare --force` from other data).
 
     \b
     Example:
@@ -301,11 +323,101 @@ def leaderboard(
     """
     import harness
 
-    frame = harness.leaderboard(competition, private=private, home=home, tracking_uri=tracking_uri)
+    frame = harness.leaderboard(
+        competition,
+        private=private,
+        all_preparations=all_preparations,
+        home=home,
+        tracking_uri=tracking_uri,
+    )
+    note = frame.attrs.get("note", "")
     comp = _competition(competition)
     view = "private" if private else "public"
     title = f"{comp.title}: {view} leaderboard ({comp.metric.name}, {comp.metric.direction})"
-    _print_frame(frame, fmt, title=title, store=_store(home, tracking_uri))
+    _print_frame(frame, fmt, title=title, store=_store(home, tracking_uri), note=note)
+
+
+@cli.command()
+@click.argument("competition", type=CompetitionType(), required=False)
+@click.option(
+    "--raw",
+    type=click.Path(exists=True, path_type=Path),
+    metavar="PATH",
+    help="Raw data to re-derive the answers from [default: a previous `harness download`, "
+    "else the data embedded in the package].",
+)
+@click.option("--sweep", is_flag=True, help="End runs RUNNING past the grace period.")
+@click.option(
+    "--grace",
+    type=click.FloatRange(min=0),
+    default=60,
+    show_default=True,
+    metavar="MINUTES",
+    help="How long a run may stay RUNNING before it is reported as stale.",
+)
+@store_options
+def verify(
+    competition: str | None,
+    raw: Path | None,
+    sweep: bool,
+    grace: float,
+    home: str | None,
+    tracking_uri: str | None,
+) -> None:
+    """Check answers, recorded submissions and the index; print what differs, exit 1 if any.
+
+    Re-derives the answers from the raw data when it is at hand, checks every submission's
+    artifact against its sha256, regrades it against the answers, and compares the index
+    with MLflow. Without COMPETITION: every prepared competition.
+
+    \b
+    Example:
+      harness verify titanic
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    import harness
+    from leaderboard.verify import summary
+
+    if raw is not None and competition is None:
+        raise click.UsageError("--raw needs a COMPETITION")
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    err = _console(stderr=True)
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("verify", total=None)
+
+        def show(what: str, done: int, total: int | None) -> None:
+            bar.update(task, description=what, completed=done, total=total)
+
+        reports = harness.verify(
+            competition,
+            raw=raw,
+            sweep=sweep,
+            grace_minutes=grace,
+            home=home,
+            tracking_uri=tracking_uri,
+            progress=show,
+        )
+    for report in reports:
+        for finding in report.findings:
+            click.echo(str(finding))
+        for line in report.warnings:
+            click.echo(f"{report.competition}: warning: {line}")
+        for line in report.notes:
+            click.echo(f"{report.competition}: note: {line}")
+        click.echo(summary(report))
+    found = sum(len(r.findings) for r in reports)
+    checked = sum(r.submissions for r in reports)
+    comps = f"{len(reports)} competition{'s' * (len(reports) != 1)}"
+    if not reports:
+        click.echo("verify: no prepared competition to verify.")
+    elif found:
+        click.echo(f"verify: {found} finding{'s' * (found != 1)} in {comps}; see above.")
+    else:
+        subs = f"{checked:,} submission{'s' * (checked != 1)}"
+        click.echo(f"verify: OK: {comps}, {subs}, nothing differs.")
+    if found:
+        sys.exit(1)
 
 
 @cli.command()
@@ -600,31 +712,51 @@ def _store(home: str | None, tracking_uri: str | None) -> str:
     return Settings.resolve(home, tracking_uri).tracking_uri
 
 
-def _print_frame(frame: Any, fmt: str, *, title: str, store: str | None = None) -> None:
-    if fmt == "csv":
-        click.echo(frame.to_csv(index=False), nl=False)
-        return
-    if fmt == "json":  # pandas escapes "/" as "\\/": re-dump with the json module
-        import json
+def _print_frame(
+    frame: Any, fmt: str, *, title: str, store: str | None = None, note: str = ""
+) -> None:
+    """``frame`` as a table (every cell is text: names and messages are data, never markup,
+    their control characters escaped), CSV or JSON (the data as recorded). ``note`` follows
+    the table, or goes to stderr beside CSV and JSON."""
+    if fmt in ("csv", "json"):
+        if fmt == "csv":
+            click.echo(frame.to_csv(index=False), nl=False)
+        else:  # pandas escapes "/" as "\\/": re-dump with the json module
+            import json
 
-        records = json.loads(frame.to_json(orient="records", date_format="iso"))
-        click.echo(json.dumps(records, indent=1, ensure_ascii=False))
+            records = json.loads(frame.to_json(orient="records", date_format="iso"))
+            click.echo(json.dumps(records, indent=1, ensure_ascii=False))
+        if note:
+            click.echo(f"note: {note}", err=True)
         return
     from rich.table import Table
+    from rich.text import Text
 
     table = Table()
     for column in frame.columns:
         table.add_column(
-            str(column), justify="right" if frame[column].dtype.kind in "iuf" else "left"
+            Text(_printable(str(column))),
+            justify="right" if frame[column].dtype.kind in "iuf" else "left",
         )
     for row in frame.itertuples(index=False):
-        table.add_row(*(_cell(v) for v in row))
+        table.add_row(*(Text(_cell(v)) for v in row))
     if frame.empty:
         where = f" in {store}" if store else ""
-        click.echo(f"{title}: no submissions yet{where}.")
-        return
-    click.echo(title)
-    _console().print(table)
+        what = "on the current preparation " if note else ""
+        click.echo(_printable(f"{title}: no submissions {what}yet{where}."))
+    else:
+        click.echo(_printable(title))
+        _console().print(table)
+    if note:
+        click.echo(f"note: {_printable(note)}")
+
+
+def _printable(text: str) -> str:
+    """``text`` with control and format characters (ESC, NUL, newline, bidi overrides) as
+    Python escapes, so recorded data cannot move the cursor or draw a fake row."""
+    from leaderboard.submit import shown
+
+    return shown(text, limit=len(text))
 
 
 def _cell(value: Any) -> str:
@@ -636,7 +768,7 @@ def _cell(value: Any) -> str:
         return value.tz_convert(None).strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    return str(value)
+    return _printable(str(value))
 
 
 main = functools.partial(cli, prog_name="harness")

@@ -49,6 +49,11 @@ class StoreError(HarnessError):
     """The leaderboard store (MLflow) cannot be reached or used."""
 
 
+class InvalidName(HarnessError):
+    """A participant name or a submission message that could break or spoof the board (too
+    long, control characters, a character outside a name's alphabet). Nothing is recorded."""
+
+
 class InvalidSubmission(HarnessError):
     """A submission file breaks the competition's format. Lists every problem at once."""
 

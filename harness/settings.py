@@ -40,6 +40,19 @@ class Settings:
         )
         return cls(home=root, tracking_uri=uri)
 
+    def ensure_home(self) -> Path:
+        """Create the home, readable by its owner only (it holds the answers, the leaderboard
+        and everyone's predictions), if it does not exist; an existing one is left as it is."""
+        if not self.home.is_dir():
+            self.home.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.home.mkdir(mode=0o700)
+            except FileExistsError:  # created meanwhile by another process
+                pass
+            else:
+                self.home.chmod(0o700)  # mkdir's mode is masked by the umask
+        return self.home
+
     def public_dir(self, competition: str) -> Path:
         return self.home / "public" / competition
 

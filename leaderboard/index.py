@@ -8,20 +8,31 @@ Each read syncs it with MLflow before answering:
   are fetched again, whatever their state, so new and just-finished runs come in;
 - the watermark never passes a run that is still RUNNING (unless it is older than an hour:
   a submit killed midway), so its end is seen;
+- a submission run seen RUNNING for over an hour is swept (``Leaderboard.sweep_stale`` marks
+  it FAILED in MLflow, tagged ``harness.swept``) and read again;
 - deleted runs are asked for every time (usually few) and hidden; a run no longer deleted is
   fetched again (restored) or dropped (purged by ``mlflow gc``).
 
 Harness never changes a finished submission run, so nothing else can go stale. Deleting the
 file, or ``--rebuild``, rebuilds it from MLflow alone; ``scan`` reads MLflow in full, and the
 tests check that both always give the same frame.
+
+The index never trusts a score it cannot trace to MLflow: the file is signed (HMAC-SHA256 of
+its content, with a key made on first use in ``HARNESS_HOME/private/.index-key``, mode 0600).
+A file whose signature does not match (a hand edit) is rebuilt from MLflow, and the event is
+noted in ``cache/index-events.jsonl`` for ``harness verify`` to report.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import hmac
 import json
+import os
+import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,9 +43,14 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities import Run
 
-SCHEMA = 1
-STALE_MS = 3_600_000  # a run RUNNING for an hour was killed: stop waiting for it
+SCHEMA = 2  # 2: rows keep the preparation
+STALE_MS = 3_600_000  # a run RUNNING for an hour was killed: stop waiting for it, sweep it
+PREPARATION_TAG = f"{TAG}preparation"  # the sha256 of the answers an entry was scored on
+SWEPT_TAG = f"{TAG}swept"  # why a RUNNING submission run was marked FAILED
 PAGE = 5_000
+KEY_FILE = ".index-key"  # in HARNESS_HOME/private: signs the index files
+EVENTS = "index-events.jsonl"  # in the cache folder: index files found tampered with
+_SIGNED = '{"signature":"'  # a signed file starts so, then 64 hex digits and '",'
 
 
 class RunIndex:
@@ -43,13 +59,23 @@ class RunIndex:
     ) -> None:
         key = hashlib.sha256(f"{uri}\n{experiment_id}".encode()).hexdigest()[:20]
         self.path = cache_dir / f"runs-{key}.json"
+        self.key_file = cache_dir.parent / "private" / KEY_FILE
         self.uri = uri
         self.experiment_id = experiment_id
         # One machine, one clock, writes serialised by a lock: runs commit in start order.
         # A tracking server's clients have their own clocks: allow them two minutes.
         self.slack_ms = 2_000 if local else 120_000
 
-    def submissions(self, client: MlflowClient, *, rebuild: bool = False) -> pd.DataFrame:
+    def submissions(
+        self,
+        client: MlflowClient,
+        *,
+        rebuild: bool = False,
+        sweep: Callable[[], object] | None = None,
+    ) -> pd.DataFrame:
+        """The submissions frame, after syncing with MLflow. A submission run seen RUNNING
+        past ``STALE_MS`` makes it call ``sweep`` (``Leaderboard.sweep_stale``) once, then
+        read that run again."""
         if self.experiment_id is None:
             return frame([])
         from mlflow.entities import ViewType
@@ -84,6 +110,29 @@ class RunIndex:
             changed = True
 
         now = int(time.time() * 1000)
+        stale = [
+            rid
+            for rid, row in runs.items()
+            if row["status"] == "RUNNING"
+            and now - row["start"] >= STALE_MS
+            and rid not in deleted
+            and not row.get("sweep_tried")
+        ]
+        if stale and sweep is not None:  # killed submits: mark them FAILED in MLflow, once
+            from harness.errors import StoreError
+
+            with contextlib.suppress(StoreError, MlflowException):  # read-only: still a read
+                sweep()
+            for rid in stale:
+                try:
+                    runs[rid] = _row(client.get_run(rid))
+                except MlflowException:
+                    runs.pop(rid, None)
+                    continue
+                if runs[rid]["status"] == "RUNNING":
+                    runs[rid]["sweep_tried"] = True
+            changed = True
+
         pending = [
             row["start"]
             for row in runs.values()
@@ -107,10 +156,9 @@ class RunIndex:
         return frame(row for rid, row in runs.items() if rid not in deleted)
 
     def _load(self) -> dict[str, Any]:
-        try:
-            with open(self.path, encoding="utf-8") as f:
-                state: dict[str, Any] = json.load(f)
-        except (FileNotFoundError, json.JSONDecodeError):
+        state, distrust = read_state(self.path, self.key_file)
+        if distrust is not None:  # not what this home's index wrote: rebuild from MLflow
+            note_distrust(self.path, distrust)
             return {}
         same = (state.get("schema"), state.get("uri"), state.get("experiment_id"))
         return state if same == (SCHEMA, self.uri, self.experiment_id) else {}
@@ -118,7 +166,8 @@ class RunIndex:
     def _save(self, state: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f"{self.path.name}.{time.monotonic_ns()}.tmp")
-        tmp.write_text(json.dumps(state, separators=(",", ":")), encoding="utf-8")
+        body = json.dumps(state, separators=(",", ":"))
+        tmp.write_text(signed(body, index_key(self.key_file)), encoding="utf-8")
         tmp.replace(self.path)  # atomic: concurrent readers see the old or the new file
 
 
@@ -165,6 +214,7 @@ def frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
         "participant": [row["participant"] for row in keep],
         "kind": [row["kind"] for row in keep],
         "message": [row["message"] for row in keep],
+        "preparation": [row.get("preparation", "") for row in keep],
         "submitted_at": [row["start"] for row in keep],
         "status": ["complete"] * len(keep),
     }
@@ -188,5 +238,70 @@ def _row(run: Run) -> dict[str, Any]:
         "participant": tags.get(f"{TAG}participant"),
         "kind": tags.get(f"{TAG}kind"),
         "message": tags.get(f"{TAG}message", ""),
+        "preparation": tags.get(PREPARATION_TAG, ""),
         "metrics": dict(run.data.metrics),
     }
+
+
+# -- signing -----------------------------------------------------------------------------------
+
+
+def index_key(key_file: Path) -> bytes:
+    """The key that signs index files, made (mode 0600) on first use."""
+    try:
+        return key_file.read_bytes()
+    except FileNotFoundError:
+        pass
+    key_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = key_file.with_name(f"{key_file.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(secrets.token_hex(32).encode())
+    try:
+        os.link(tmp, key_file)  # atomic, and never replaces a key another process made first
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return key_file.read_bytes()
+
+
+def _digest(key: bytes, body: str) -> str:
+    return hmac.new(key, body.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def signed(body: str, key: bytes) -> str:
+    """``body`` (a JSON object) with its signature as the first field: still valid JSON."""
+    assert body.startswith("{") and body != "{}"
+    return f'{_SIGNED}{_digest(key, body)}",{body[1:]}'
+
+
+def read_state(path: Path, key_file: Path) -> tuple[dict[str, Any], str | None]:
+    """An index file's state and, when it cannot be trusted, why (None: signed by this home's
+    key). A missing file is an empty, trusted state."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}, None
+    try:
+        state: dict[str, Any] = json.loads(text)
+    except json.JSONDecodeError:
+        return {}, "not valid JSON"
+    if not isinstance(state, dict):
+        return {}, "not a JSON object"
+    state.pop("signature", None)
+    n = len(_SIGNED)
+    if not text.startswith(_SIGNED) or text[n + 64 : n + 66] != '",':
+        return state, "not signed"
+    body = "{" + text[n + 66 :]
+    if not hmac.compare_digest(text[n : n + 64], _digest(index_key(key_file), body)):
+        return state, "signature does not match its content"
+    return state, None
+
+
+def note_distrust(path: Path, reason: str) -> None:
+    """Note that the index file ``path`` was not trusted (and so rebuilt), for ``verify``."""
+    line = json.dumps({"at": int(time.time() * 1000), "file": path.name, "reason": reason})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / EVENTS, "a", encoding="utf-8") as f:
+        f.write(line + "\n")

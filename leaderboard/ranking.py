@@ -23,6 +23,7 @@ COLUMNS = [
     "participant",
     "kind",
     "message",
+    "preparation",
     "submitted_at",
     "public_score",
     "private_score",
@@ -30,13 +31,59 @@ COLUMNS = [
 
 
 def standings(
-    submissions: pd.DataFrame, *, greater_is_better: bool, private: bool = False
+    submissions: pd.DataFrame,
+    *,
+    greater_is_better: bool,
+    private: bool = False,
+    preparation: str | None = None,
+    all_preparations: bool = False,
 ) -> pd.DataFrame:
-    """One row per participant, ranked; ``private`` adds the rank change from public."""
+    """One row per participant, ranked; ``private`` adds the rank change from public.
+
+    ``preparation`` (the current preparation's digest) ranks only its entries and says in
+    ``.attrs["note"]`` how many others were left out; with ``all_preparations`` too, every
+    entry counts, each participant's best per preparation, with a ``preparation`` column:
+    ``current``, ``earlier <digest[:12]>`` or ``unknown`` (recorded without one)."""
+    keys = ["participant"]
+    note = ""
+    if preparation is not None:
+        of = (
+            submissions["preparation"]
+            if "preparation" in submissions
+            else submissions["run_id"].map(lambda _: "")
+        )
+        if all_preparations:
+            labels = of.map(lambda digest: _which(digest, preparation))
+            submissions = submissions.assign(preparation=labels)
+            keys = ["participant", "preparation"]
+        else:
+            earlier = int((of != preparation).sum())
+            submissions = submissions[of == preparation]
+            if earlier:
+                note = (
+                    f"{earlier:,} {'entry' if earlier == 1 else 'entries'} from an earlier "
+                    f"preparation {'is' if earlier == 1 else 'are'} not ranked "
+                    "(--all-preparations shows them)"
+                )
+    out = _standings(submissions, keys, greater_is_better=greater_is_better, private=private)
+    out.attrs["note"] = note
+    return out
+
+
+def _which(digest: str, current: str) -> str:
+    if digest == current:
+        return "current"
+    return f"earlier {digest[:12]}" if digest else "unknown"
+
+
+def _standings(
+    submissions: pd.DataFrame, keys: list[str], *, greater_is_better: bool, private: bool
+) -> pd.DataFrame:
     import pandas as pd
 
+    who = keys  # ["participant"], or ["participant", "preparation"]
     if submissions.empty:
-        cols = ["rank", "participant", "score", "submissions", "last", "message"]
+        cols = ["rank", *who, "score", "submissions", "last", "message"]
         return pd.DataFrame(columns=[*cols[:1], "change", *cols[1:]] if private else cols)
     ascending = not greater_is_better
     ordered = submissions.sort_values(
@@ -44,20 +91,18 @@ def standings(
         ascending=[ascending, True, True],
         kind="stable",
     )
-    best = ordered.drop_duplicates("participant", keep="first").copy()
-    counts = submissions.groupby("participant").agg(
+    best = ordered.drop_duplicates(who, keep="first").copy()
+    counts = submissions.groupby(who).agg(
         submissions=("run_id", "size"), last=("submitted_at", "max")
     )
-    best = best.join(counts, on="participant")
+    best = best.join(counts, on=who)
     best["public_rank"] = range(1, len(best) + 1)
     extra = [c for c in submissions.columns if c not in COLUMNS]
     if not private:
         best["rank"] = best["public_rank"]
         best["score"] = best["public_score"]
         shown = [c for c in extra if c.endswith("_public") or c == CV_SCORE]
-        return _finish(
-            best, ["rank", "participant", "score", *shown, "submissions", "last", "message"]
-        )
+        return _finish(best, ["rank", *who, "score", *shown, "submissions", "last", "message"])
     best = best.sort_values(
         ["private_score", "submitted_at", "run_id"],
         ascending=[ascending, True, True],
@@ -72,7 +117,7 @@ def standings(
         [
             "rank",
             "change",
-            "participant",
+            *who,
             "score",
             "public_score",
             *shown,

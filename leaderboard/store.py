@@ -26,6 +26,7 @@ from harness.competition import Competition
 from harness.errors import StoreError
 from harness.files import file_lock
 from harness.settings import Settings
+from leaderboard.index import PREPARATION_TAG, STALE_MS, SWEPT_TAG
 from leaderboard.schema import EXPERIMENT_PREFIX, PRIVATE_SCORE, PUBLIC_SCORE, TAG
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class Entry:
     private_score: float
     extra: dict[str, float] = field(default_factory=dict)
     sha256: str = ""
+    preparation: str = ""  # the sha256 of the answers it was scored on ("" unknown)
 
 
 class Store:
@@ -55,6 +57,7 @@ class Store:
     def __init__(self, settings: Settings) -> None:
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
         self.settings = settings
+        settings.ensure_home()  # 0700: the store holds everyone's predictions
         self.uri = settings.tracking_uri
         self._client: MlflowClient | None = None
 
@@ -152,11 +155,21 @@ class Leaderboard(Store):
         params: Mapping[str, Any] | None = None,
         tags: Mapping[str, str] | None = None,
         artifacts: Sequence[Path] = (),
+        preparation: str | None = None,
     ) -> Entry:
-        """Record a scored submission as one finished MLflow run; return its entry."""
+        """Record a scored submission as one finished MLflow run; return its entry.
+
+        ``preparation`` (the digest of the answers it was scored on; default: the current
+        preparation's, none if not prepared) is tagged ``harness.preparation``: the board ranks
+        only the current preparation's entries."""
         from mlflow.entities import RunStatus
 
+        from harness.data.preparation import manifest_or_none
         from harness.files import sha256_file
+
+        if preparation is None:
+            prepared = manifest_or_none(comp, self.settings) is not None
+            preparation = preparation_digest(comp, self.settings) if prepared else ""
 
         sha = sha256_file(file)
         extra = dict(extra or {})
@@ -167,6 +180,7 @@ class Leaderboard(Store):
             f"{TAG}sha256": sha,
             f"{TAG}file": file.name,
             "mlflow.note.content": message,
+            **({PREPARATION_TAG: preparation} if preparation else {}),
             **(tags or {}),
         }
         with self._writing(comp) as (client, experiment):
@@ -193,6 +207,7 @@ class Leaderboard(Store):
             private_score=private_score,
             extra=extra,
             sha256=sha,
+            preparation=run_tags.get(PREPARATION_TAG, ""),
         )
 
     # -- reading ---------------------------------------------------------------------------
@@ -204,7 +219,9 @@ class Leaderboard(Store):
         with self._errors():
             experiment = self._experiment_id(comp, create=False)
             index = RunIndex(self.settings.cache_dir, self.uri, experiment, local=self.is_local)
-            return index.submissions(self.client, rebuild=rebuild)
+            return index.submissions(
+                self.client, rebuild=rebuild, sweep=lambda: self.sweep_stale(comp)
+            )
 
     def submissions_from_mlflow(self, comp: Competition) -> pd.DataFrame:
         """The same frame as :meth:`submissions`, read from MLflow in full (no index)."""
@@ -214,19 +231,119 @@ class Leaderboard(Store):
             experiment = self._experiment_id(comp, create=False)
             return scan(self.client, experiment)
 
-    def standings(self, comp: Competition, *, private: bool = False) -> pd.DataFrame:
+    def standings(
+        self, comp: Competition, *, private: bool = False, all_preparations: bool = False
+    ) -> pd.DataFrame:
+        """Standings of the current preparation's entries (``all_preparations``: every entry,
+        with a ``preparation`` column); ``.attrs["note"]`` says how many were left out."""
         from leaderboard.ranking import standings
 
+        subs = self.submissions(comp)
+        current = self.current_preparation(comp, subs)
         return standings(
-            self.submissions(comp),
+            self._adopt_untagged(comp, subs, current),
             greater_is_better=comp.metric.greater_is_better,
             private=private,
+            preparation=current,
+            all_preparations=all_preparations,
         )
+
+    def _adopt_untagged(
+        self, comp: Competition, submissions: pd.DataFrame, current: str
+    ) -> pd.DataFrame:
+        """Entries recorded before runs carried ``harness.preparation`` but after the current
+        preparation was made were scored on it: they count as current, so an upgrade does not
+        empty the board. Untagged entries older than the preparation stay unknown."""
+        import datetime as dt
+
+        from harness.data.preparation import manifest_or_none
+
+        manifest = manifest_or_none(comp, self.settings)
+        if manifest is None or submissions.empty or "preparation" not in submissions:
+            return submissions
+        made = dt.datetime.fromisoformat(str(manifest["prepared_at"])).timestamp() * 1000
+        adopt = (submissions["preparation"] == "") & (submissions["submitted_at"] >= made)
+        if not adopt.any():
+            return submissions
+        return submissions.assign(preparation=submissions["preparation"].where(~adopt, current))
+
+    def current_preparation(self, comp: Competition, submissions: pd.DataFrame) -> str:
+        """The digest of the competition's preparation here; where it is not prepared (a
+        reader of a team's tracking server), that of the latest entry."""
+        from harness.data.preparation import manifest_or_none
+
+        if manifest_or_none(comp, self.settings) is not None:
+            return preparation_digest(comp, self.settings)
+        if submissions.empty or "preparation" not in submissions:
+            return ""
+        return str(submissions["preparation"].iloc[-1])
+
+    def sweep_stale(self, comp: Competition, older_than_ms: int = STALE_MS) -> list[str]:
+        """Mark FAILED, tagged ``harness.swept`` with the reason, every submission run still
+        RUNNING ``older_than_ms`` after it started (a submit killed midway: it never counts);
+        return their run ids, oldest first. Tuning studies' runs are left alone."""
+        from mlflow.entities import RunStatus, ViewType
+
+        from leaderboard.index import _is_entry, search
+
+        with self._errors():
+            experiment = self._experiment_id(comp, create=False)
+            if experiment is None:
+                return []
+            client = self.client
+            now = _now_ms()
+            running = "attributes.status = 'RUNNING'"
+            found = search(
+                client,
+                experiment,
+                f"{running} and attributes.start_time < {int(now - older_than_ms)}",
+                ViewType.ACTIVE_ONLY,
+            )
+            stale = sorted(
+                (r for r in found if _is_entry(r)),
+                key=lambda r: (r.info.start_time, r.info.run_id),
+            )
+            swept: list[str] = []
+            if not stale:
+                return swept
+            with self._write_lock():
+                for run in stale:
+                    if client.get_run(run.info.run_id).info.status != "RUNNING":
+                        continue  # ended meanwhile
+                    started = time.strftime(
+                        "%Y-%m-%d %H:%M:%S", time.gmtime(run.info.start_time / 1000)
+                    )
+                    hours = (now - run.info.start_time) / 3_600_000
+                    reason = (
+                        f"RUNNING since {started} UTC ({hours:.1f} h, over the "
+                        f"{older_than_ms / 3_600_000:g} h grace period): a submit that never "
+                        "finished; marked FAILED by harness"
+                    )
+                    client.set_tag(run.info.run_id, SWEPT_TAG, reason)
+                    client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FAILED))
+                    swept.append(run.info.run_id)
+            return swept
 
     def history(self, comp: Competition, participant: str | None = None) -> pd.DataFrame:
         from leaderboard.ranking import history
 
         return history(self.submissions(comp), participant)
+
+
+def preparation_digest(comp: Competition, settings: Settings) -> str:
+    """Which preparation entries are scored on now: the sha256 of its answers file (from the
+    manifest); raises NotPrepared when there is none."""
+    import hashlib
+    import json
+
+    from harness.data.preparation import read_manifest
+
+    files: dict[str, str] = read_manifest(comp, settings)["files"]
+    private = {k: v for k, v in files.items() if k.startswith("private/")}
+    return (
+        files.get("private/answers.csv")
+        or hashlib.sha256(json.dumps(private, sort_keys=True).encode()).hexdigest()
+    )
 
 
 def _now_ms() -> int:

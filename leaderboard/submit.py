@@ -4,6 +4,18 @@
 call :func:`submit` with objects, a :class:`~harness.competition.Competition` and
 :class:`~harness.settings.Settings`. An invalid submission raises
 :class:`~harness.errors.InvalidSubmission` and records nothing.
+
+Names and messages are data that every view prints, so they are checked first
+(:class:`~harness.errors.InvalidName`, nothing recorded): a participant name is 1 to 64
+characters of :data:`NAME_ALPHABET` (no leading or trailing space), so no markup, no control
+character, no newline that draws a fake table row; a message is at most 1,000 characters and
+has no control or format character (C0/C1 controls such as NUL, ESC, newline and tab; bidi
+overrides; line and paragraph separators): it is refused, not rewritten, so what is recorded is
+what was typed. Views print runs recorded otherwise (by hand in MLflow, by an older harness) as
+text, with such characters escaped.
+
+Every entry records the preparation it was scored on (the tag ``harness.preparation``: see
+:func:`~leaderboard.store.preparation_digest`); the board ranks only the current one's.
 """
 
 from __future__ import annotations
@@ -17,8 +29,56 @@ from harness.competition import Competition
 from harness.data.scoring import score
 from harness.data.submission_file import as_file
 from harness.data.validation import validate
+from harness.errors import InvalidName
 from harness.settings import Settings
-from leaderboard.store import Entry, Leaderboard
+from leaderboard.store import Entry, Leaderboard, preparation_digest
+
+#: What a participant name may hold besides letters (any script) and the digits 0-9.
+NAME_PUNCTUATION = "._-/@+:"  # ":" for baseline/timm:<architecture>
+NAME_ALPHABET = f"letters, digits, space and {' '.join(NAME_PUNCTUATION)}"
+MAX_NAME = 64
+MAX_MESSAGE = 1_000
+#: Unicode categories refused in messages: controls, format characters (bidi overrides,
+#: zero-width), line and paragraph separators, surrogates.
+_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+
+
+def check_participant(name: str) -> None:
+    """Raise :class:`InvalidName` unless ``name`` is 1-64 characters of letters, digits, space
+    and ``. _ - / @ + :``, with no space at either end (``baseline/gbm`` is one)."""
+    what = f"participant name '{shown(name)}'"
+    if not name:
+        raise InvalidName("participant name is empty")
+    if len(name) > MAX_NAME:
+        raise InvalidName(f"{what} is {len(name):,} characters long; at most {MAX_NAME}")
+    for ch in name:
+        if not (ch.isalpha() or ch in "0123456789" or ch == " " or ch in NAME_PUNCTUATION):
+            raise InvalidName(f"{what} has '{shown(ch, limit=1)}', outside {NAME_ALPHABET}")
+    if name != name.strip(" "):
+        raise InvalidName(f"{what} starts or ends with a space")
+
+
+def check_message(message: str) -> None:
+    """Raise :class:`InvalidName` if ``message`` is over 1,000 characters or has a control or
+    format character."""
+    if len(message) > MAX_MESSAGE:
+        raise InvalidName(f"message is {len(message):,} characters long; at most {MAX_MESSAGE:,}")
+    for ch in message:
+        if _is_control(ch):
+            raise InvalidName(f"message has a control character: '{shown(ch, limit=1)}'")
+
+
+def shown(text: str, *, limit: int = 80) -> str:
+    """``text`` safe to print: control and format characters as Python escapes (``\\x1b``,
+    ``\\n``), cut at ``limit`` characters."""
+    cut = text if len(text) <= limit else text[:limit] + "…"
+    return "".join(repr(ch)[1:-1] if _is_control(ch) else ch for ch in cut)
+
+
+def _is_control(ch: str) -> bool:
+    import unicodedata
+
+    return unicodedata.category(ch) in _CONTROL_CATEGORIES
 
 
 @dataclass(frozen=True)
@@ -51,6 +111,9 @@ def submit(
 
     ``metrics``, ``params``, ``tags`` and ``artifacts`` are logged on the run too (baselines
     log their CV score and config there)."""
+    check_participant(participant)
+    check_message(message)
+    preparation = preparation_digest(comp, settings)
     board = Leaderboard(settings)
     with as_file(predictions, settings) as (path, name, frame):
         aligned = validate(comp, settings, path, name=name, dataframe=frame)
@@ -67,6 +130,7 @@ def submit(
             params=params,
             tags=tags,
             artifacts=artifacts,
+            preparation=preparation,
         )
     table = board.standings(comp)
     mine = table[table["participant"] == participant]

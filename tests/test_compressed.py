@@ -510,7 +510,7 @@ def test_a_value_with_a_line_break_does_not_shift_dataframe_rows(
     frame.loc[7, "Survived"] = "3"
 
     assert _frame_problems(frame, tmp_path, settings) == [
-        "'Survived' must be one of 0, 1; 2 rows are not (first: row 2 '0\n1', row 7 '3')"
+        "'Survived' must be one of 0, 1; 2 rows are not (first: row 2 '0\\n1', row 7 '3')"
     ]
 
 

@@ -124,9 +124,9 @@ def _write_files(folder: Path, ids: np.ndarray, images: ImageSet, order: np.ndar
     if len(jobs) == 1:
         _write_pngs(*jobs[0])
         return
-    from concurrent.futures import ProcessPoolExecutor
+    from harness.files import process_pool
 
-    with ProcessPoolExecutor(len(jobs)) as pool:
+    with process_pool(len(jobs)) as pool:
         list(pool.map(_write_pngs, *zip(*jobs, strict=True)))
 
 

@@ -3,26 +3,31 @@
 A competition's own ``prepare(comp, raw, public, private)`` writes into two empty staging
 directories; this module then adds ``description.md``, hashes every file into
 ``private/<id>/MANIFEST.json`` and moves both directories into place. The manifest is written
-last and removed first, so a preparation killed midway is simply "not prepared".
+last and removed first, so a preparation killed midway is simply "not prepared"; the staging
+folder it leaves (``.staging/<id>-<pid>-…``, 0700) is removed by the next ``prepare``. The move
+holds ``.locks/<id>.swap`` exclusively and readers (:func:`read_manifest`, :func:`verify`,
+:func:`prepared_file`) hold it shared, so a reader sees the old preparation or the new one.
 
 What a competition's ``prepare`` uses to write its files is :mod:`harness.data.kit`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.competition import Competition
 from harness.errors import IntegrityError, NotPrepared
-from harness.files import cached_sha256, file_lock, sha256_file
+from harness.files import cached_sha256, file_lock, pid_alive, process_pool, sha256_file
 from harness.settings import Settings
 
 if TYPE_CHECKING:
@@ -56,16 +61,31 @@ def prepare(
     progress: Progress | None = None,
 ) -> Preparation:
     """Prepare ``comp`` from ``raw`` (an archive or folder; default: downloaded, then embedded)."""
+    import multiprocessing
+
     from harness.data import sources
 
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        # A pool worker (started fresh, see harness.files.process_pool) re-imports the main
+        # script; were it to prepare too, it would wait for the lock its parent holds.
+        raise RuntimeError(
+            "harness.prepare() was called while a worker process imported the main script: "
+            "put the script's code under `if __name__ == '__main__':`"
+        )
     say = progress or (lambda _msg: None)
     public, private = settings.public_dir(comp.id), settings.private_dir(comp.id)
-    with file_lock(settings.locks_dir / f"{comp.id}.lock"):  # two prepares never interleave
-        manifest = None if force else _read_manifest_or_none(private)
+    settings.ensure_home()
+    # two prepares never interleave
+    with file_lock(settings.locks_dir / f"{comp.id}.lock", notify=say):
+        manifest = None if force else manifest_or_none(comp, settings)
         if manifest is not None and manifest.get("version") == comp.version:
             verify(comp, settings)
             return Preparation(comp.id, public, private, manifest, skipped=True)
-        staging = settings.staging_dir / f"{comp.id}-{uuid.uuid4().hex[:8]}"
+        _remove_dead_staging(comp.id, settings.staging_dir, say)
+        settings.staging_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # <id>-<pid>-<random>: the pid says when it is left by a dead run; 0700: it holds answers
+        staging = settings.staging_dir / f"{comp.id}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        staging.mkdir(mode=0o700)
         try:
             stage_public, stage_private = staging / "public", staging / "private"
             stage_public.mkdir(parents=True)
@@ -92,31 +112,53 @@ def prepare(
                 },
             }
             _write_json(stage_private / MANIFEST, manifest)
-            _swap_into_place(staging, public, private)
+            with _swap_lock(comp.id, settings, shared=False):
+                _swap_into_place(staging, public, private)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return Preparation(comp.id, public, private, manifest, skipped=False)
 
 
 def is_prepared(comp: Competition, settings: Settings) -> bool:
-    return (settings.private_dir(comp.id) / MANIFEST).is_file()
+    with reading(comp, settings):
+        return (settings.private_dir(comp.id) / MANIFEST).is_file()
 
 
 def manifest_or_none(comp: Competition, settings: Settings) -> dict[str, Any] | None:
     """The preparation's manifest, or None when ``comp`` is not prepared."""
-    return _read_manifest_or_none(settings.private_dir(comp.id))
+    with reading(comp, settings):
+        return _read_manifest_or_none(settings.private_dir(comp.id))
 
 
 def read_manifest(comp: Competition, settings: Settings) -> dict[str, Any]:
+    with reading(comp, settings):
+        return _read_manifest(comp, settings)
+
+
+@contextlib.contextmanager
+def reading(comp: Competition, settings: Settings) -> Iterator[None]:
+    """Hold off ``prepare`` from swapping a new preparation in while the block reads the
+    prepared files, so it sees the old preparation or the new one, never a mix or neither.
+    (What the readers here hold while they look; a caller may hold it across several reads.)"""
+    with _swap_lock(comp.id, settings, shared=True):
+        yield
+
+
+def verify(comp: Competition, settings: Settings, files: Iterable[str] | None = None) -> None:
+    """Check prepared files (``"public/train.csv"``…; default all) against the manifest."""
+    with reading(comp, settings):
+        _verify(comp, settings, files)
+
+
+def _read_manifest(comp: Competition, settings: Settings) -> dict[str, Any]:
     manifest = _read_manifest_or_none(settings.private_dir(comp.id))
     if manifest is None:
         raise NotPrepared(comp.id, settings.home)
     return manifest
 
 
-def verify(comp: Competition, settings: Settings, files: Iterable[str] | None = None) -> None:
-    """Check prepared files (``"public/train.csv"``…; default all) against the manifest."""
-    recorded: dict[str, str] = read_manifest(comp, settings)["files"]
+def _verify(comp: Competition, settings: Settings, files: Iterable[str] | None) -> None:
+    recorded: dict[str, str] = _read_manifest(comp, settings)["files"]
     wanted = recorded if files is None else {f: recorded.get(f, "") for f in files}
     bad = []
     for rel, digest in wanted.items():
@@ -137,9 +179,10 @@ def verify(comp: Competition, settings: Settings, files: Iterable[str] | None = 
 
 def prepared_file(comp: Competition, settings: Settings, rel: str) -> Path:
     """Path to a prepared file (``"private/answers.csv"``), checked against its checksum."""
-    verify(comp, settings, [rel])
-    side, name = rel.split("/", 1)
-    return settings.home / side / comp.id / name
+    with reading(comp, settings):
+        _verify(comp, settings, [rel])
+        side, name = rel.split("/", 1)
+        return settings.home / side / comp.id / name
 
 
 def describe(comp: Competition, public: Path | None = None) -> str:
@@ -194,6 +237,40 @@ def _read_manifest_or_none(private: Path) -> dict[str, Any] | None:
         return None
 
 
+@contextlib.contextmanager
+def _swap_lock(competition: str, settings: Settings, *, shared: bool) -> Iterator[None]:
+    """``.locks/<id>.swap``: held exclusively while a preparation is swapped in, shared while
+    one is read. Readers of a home no ``prepare`` ever locked (none yet, or a read-only one)
+    read without it: nothing can swap there."""
+    with contextlib.ExitStack() as stack:
+        if not shared or settings.locks_dir.is_dir():
+            try:
+                stack.enter_context(
+                    file_lock(settings.locks_dir / f"{competition}.swap", shared=shared)
+                )
+            except OSError:
+                if not shared:
+                    raise
+        yield
+
+
+def _remove_dead_staging(competition: str, staging: Path, say: Progress) -> None:
+    """Remove what runs of ``prepare`` that died (killed, power cut) left in ``staging``: their
+    folders (``<id>-<pid>-…``, named by their pid), which may hold a copy of the answers, and
+    their extracted raw data."""
+    if not staging.is_dir():
+        return
+    named = re.compile(re.escape(competition) + r"-(\d+)-")
+    for path in sorted(staging.iterdir()):
+        found = named.match(path.name)
+        if found and int(found.group(1)) != os.getpid() and not pid_alive(int(found.group(1))):
+            say(f"removing {path.name}, left in {staging} by a preparation that died")
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+
 def _swap_into_place(staging: Path, public: Path, private: Path) -> None:
     (private / MANIFEST).unlink(missing_ok=True)  # from here on the old preparation is invalid
     trash = staging / "old"
@@ -215,9 +292,7 @@ def _hash_tree(root: Path, side: str) -> dict[str, str]:
     if len(files) < 2_000 or cores == 1:
         digests = [sha256_file(p) for p in files]
     else:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(min(cores, 8)) as pool:
+        with process_pool(min(cores, 8)) as pool:
             digests = list(pool.map(sha256_file, files, chunksize=500))
     return {
         f"{side}/{p.relative_to(root).as_posix()}": d for p, d in zip(files, digests, strict=True)

@@ -3,13 +3,15 @@ data embedded in the package; and `harness download`: the publisher's official U
 checked against a pinned sha256) or the Kaggle API.
 
 Archives are extracted into a temporary directory, refusing any member that would land outside
-it (absolute paths, ``..``, links), since a downloaded archive is untrusted input.
+it (absolute paths, ``..``, links) or is larger than :data:`MAX_MEMBER`, since a downloaded
+archive is untrusted input; a raw folder's links to files outside it are refused too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import os
 import shutil
 import tarfile
 import tempfile
@@ -17,7 +19,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from harness.competition import Competition
 from harness.errors import DownloadError, RawDataError
@@ -25,6 +27,13 @@ from harness.files import sha256_file
 from harness.settings import Settings
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
+
+#: The largest archive member (or raw file) read or extracted: the biggest real one, CIFAR-10's
+#: whole archive, is 170 MB; a larger member is a zip bomb or the wrong file.
+MAX_MEMBER = 1 << 30
+
+#: Links that ``raw_directory`` itself made, to an archive the user named: not "outside".
+_OWN_LINKS: set[Path] = set()
 
 
 @contextlib.contextmanager
@@ -66,12 +75,19 @@ def raw_directory(
         )
     if not comp.extract_raw:  # the competition streams the archive itself (walk_raw)
         with tempfile.TemporaryDirectory(
-            prefix=f"harness-{comp.id}-", dir=_scratch(settings)
+            prefix=f"{comp.id}-{os.getpid()}-raw-", dir=_scratch(settings)
         ) as tmp:
-            (Path(tmp) / raw.name).symlink_to(raw.resolve())
-            yield Path(tmp), str(raw)
+            link = Path(tmp) / raw.name
+            link.symlink_to(raw.resolve())
+            _OWN_LINKS.add(link)
+            try:
+                yield Path(tmp), str(raw)
+            finally:
+                _OWN_LINKS.discard(link)
         return
-    with tempfile.TemporaryDirectory(prefix=f"harness-{comp.id}-", dir=_scratch(settings)) as tmp:
+    with tempfile.TemporaryDirectory(
+        prefix=f"{comp.id}-{os.getpid()}-raw-", dir=_scratch(settings)
+    ) as tmp:
         say(f"extracting {raw.name}")
         extract(raw, Path(tmp))
         yield Path(tmp), str(raw)
@@ -93,11 +109,13 @@ def extract(archive: Path, dest: Path) -> None:
             with zipfile.ZipFile(archive) as zf:
                 for info in zf.infolist():
                     _check_member(archive, info.filename, dest)
-                zf.extractall(dest)
+                    _check_size(archive, info.filename, info.file_size)
+                zf.extractall(dest)  # zipfile stops each member at its declared size
         else:
             with tarfile.open(archive) as tf:
                 for member in tf.getmembers():
                     _check_member(archive, member.name, dest)
+                    _check_size(archive, member.name, member.size)
                     if member.issym() or member.islnk() or member.isdev():
                         raise RawDataError(
                             f"{archive}: refusing link or device member '{member.name}'"
@@ -126,13 +144,15 @@ def walk_raw(root: Path, want: Callable[[str], bool]) -> Iterator[tuple[str, byt
     for path in sorted(root.rglob("*")):
         if not path.is_file():
             continue
+        rel = path.relative_to(root).as_posix()
         if is_archive(path):
+            _check_inside(root, path)
             with open(path, "rb") as f:
                 yield from _walk_archive(f, path.name, want)
-        else:
-            rel = path.relative_to(root).as_posix()
-            if want(rel):
-                yield rel, path.read_bytes()
+        elif want(rel):
+            _check_inside(root, path)
+            with open(path, "rb") as f:
+                yield rel, _read_capped(f, str(root), rel, path.stat().st_size)
 
 
 def _walk_archive(
@@ -144,10 +164,15 @@ def _walk_archive(
                 for info in zf.infolist():
                     if info.is_dir():
                         continue
-                    if is_archive(PurePosixPath(info.filename)):
-                        yield from _walk_archive(io.BytesIO(zf.read(info)), info.filename, want)
-                    elif want(info.filename):
-                        yield info.filename, zf.read(info)
+                    nested = is_archive(PurePosixPath(info.filename))
+                    if not nested and not want(info.filename):
+                        continue
+                    with zf.open(info) as stream:
+                        data = _read_capped(stream, name, info.filename, info.file_size)
+                    if nested:
+                        yield from _walk_archive(io.BytesIO(data), info.filename, want)
+                    else:
+                        yield info.filename, data
             return
         with tarfile.open(fileobj=source, mode="r|*") as tf:
             for member in tf:
@@ -156,9 +181,10 @@ def _walk_archive(
                 handle = tf.extractfile(member)
                 assert handle is not None
                 if is_archive(PurePosixPath(member.name)):
-                    yield from _walk_archive(io.BytesIO(handle.read()), member.name, want)
+                    data = _read_capped(handle, name, member.name, member.size)
+                    yield from _walk_archive(io.BytesIO(data), member.name, want)
                 elif want(member.name):
-                    yield member.name, handle.read()
+                    yield member.name, _read_capped(handle, name, member.name, member.size)
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error) as exc:
         raise RawDataError(f"{name}: cannot read the archive ({exc})") from exc
 
@@ -173,7 +199,46 @@ def find_file(root: Path, name: str, comp: Competition) -> Path:
             f"{', '.join(present) or 'nothing'})"
             + (f"; expected {comp.raw_hint}" if comp.raw_hint else "")
         )
-    return min(matches, key=lambda p: len(p.parts))
+    found = min(matches, key=lambda p: len(p.parts))
+    _check_inside(root, found)
+    return found
+
+
+def _check_inside(root: Path, path: Path) -> None:
+    """Refuse ``path`` (found under ``root``) if it is a link to a file outside ``root``: a raw
+    folder must not smuggle other files of this machine into ``public/``."""
+    if path in _OWN_LINKS:
+        return
+    target = path.resolve()
+    if not target.is_relative_to(root.resolve()):
+        raise RawDataError(
+            f"{path.relative_to(root).as_posix()} is a link to outside the raw folder "
+            f"({target}); refusing it"
+        )
+
+
+def _check_size(archive: Path | str, member: str, size: int | None) -> None:
+    if size is not None and size > MAX_MEMBER:
+        raise RawDataError(
+            f"{archive}: member '{member}' is {size:,} bytes, over the {MAX_MEMBER:,}-byte "
+            "limit for one member; refusing it"
+        )
+
+
+def _read_capped(source: IO[bytes], archive: str, member: str, declared: int | None) -> bytes:
+    """A member's bytes, refused when it declares, or turns out to hold, more than
+    :data:`MAX_MEMBER` bytes (read in one go only up to the cap)."""
+    _check_size(archive, member, declared)
+    want = MAX_MEMBER + 1 if declared is None else min(declared, MAX_MEMBER) + 1
+    data = source.read(want)  # a buffered read sets aside `want` bytes: not the cap each time
+    if declared is not None and len(data) == want:  # more than it declared
+        data += source.read(MAX_MEMBER + 1 - len(data))
+    if len(data) > MAX_MEMBER:
+        raise RawDataError(
+            f"{archive}: member '{member}' is over the {MAX_MEMBER:,}-byte limit for one "
+            "member; refusing it"
+        )
+    return data
 
 
 def download(
@@ -190,6 +255,7 @@ def download(
     mirror; the pinned checksum still applies), else through the Kaggle API.
     """
     dest = settings.raw_dir(comp.id)
+    settings.ensure_home()
     if comp.download is not None:
         target = dest / comp.download.filename
         if force:
@@ -326,5 +392,6 @@ def _kaggle_download(comp: Competition, dest: Path) -> Path:
 
 def _scratch(settings: Settings) -> Path:
     path = settings.staging_dir
-    path.mkdir(parents=True, exist_ok=True)
+    settings.ensure_home()
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path

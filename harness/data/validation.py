@@ -16,8 +16,11 @@ holding one CSV): it is validated exactly as a plain one (same messages, same li
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Sequence
+import io
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -34,7 +37,14 @@ from harness.settings import Settings
 if TYPE_CHECKING:
     import pandas as pd
 
-SHOW = 3  # how many offending ids or lines a message names
+SHOW = 3  # how many offending ids, lines or columns a message names
+SHORTEN = 60  # characters of a cell or column name a message quotes, then "…"
+MARGIN = 1_000  # rows beyond the expected count read before a file is refused as far too large
+MIN_BYTES = 64_000_000  # a submission may take this many bytes, or FACTOR × the sample's size
+FACTOR = 16
+MAX_LINE = 16_000_000  # bytes a line may take
+WIDE = 1_000  # a header with more columns is parsed for the needed columns only
+_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -65,26 +75,33 @@ def validate(
     ``dataframe``: ``path`` is a DataFrame written with ``to_csv(index=False)``, so messages
     name its rows by 0-based position (``row 0`` is the first) instead of the file's lines.
     """
-    source = name or Path(path).name
-    expected_ids = _expected_ids(prepared_file(comp, settings, f"public/{SAMPLE_SUBMISSION}"))
-    frame = _read(path, source)
-    text = _Text(Path(path), source, dataframe=dataframe)
+    source = _printable(name or Path(path).name)
+    sample = prepared_file(comp, settings, f"public/{SAMPLE_SUBMISSION}")
+    expected_ids = _expected_ids(sample)
+    columns = list(comp.submission_columns)
+    limits = _Limits(len(expected_ids), max(MIN_BYTES, FACTOR * sample.stat().st_size))
+    frame = _read(path, source, limits, columns)
+    text = _Text(Path(path), source, dataframe=dataframe, rows=limits.rows + 1)
+    text.columns = columns
     problems: list[str] = []
 
     frame.columns = [str(c).strip() for c in frame.columns]
     header = text.header
-    columns = list(comp.submission_columns)
+    present = set(frame.columns)
     for column in columns:
-        if column not in frame.columns:
-            problems.append(f"missing column '{column}'{did_you_mean(column, header)}")
-    for column in sorted({c for c in header if header.count(c) > 1}):
-        problems.append(f"duplicate column '{column}'")
-    extra = [c for c in dict.fromkeys(header) if c not in columns]
+        if column not in present:
+            hint = _printable(did_you_mean(column, _close_candidates(column, header)))
+            problems.append(f"missing column '{column}'{hint}")
+    counts = Counter(header)
+    duplicated = sorted(c for c, n in counts.items() if n > 1)
+    if len(duplicated) <= SHOW:
+        problems += [f"duplicate column '{shown(c)}'" for c in duplicated]
+    else:
+        problems.append(f"duplicate columns {_names(duplicated)}")
+    wanted = set(columns)
+    extra = [c for c in counts if c not in wanted]  # a Counter keeps the file's order
     if extra:
-        problems.append(
-            f"unexpected column{'s' if len(extra) > 1 else ''} "
-            + ", ".join(f"'{c}'" for c in extra)
-        )
+        problems.append(f"unexpected column{'s' if len(extra) > 1 else ''} {_names(extra)}")
 
     keys = None
     if comp.id_column in frame.columns:
@@ -114,23 +131,151 @@ def validate(
 # ---------------------------------------------------------------------------------------------
 
 
-def _read(path: Path, source: str) -> pd.DataFrame:
+@dataclass(frozen=True)
+class _Limits:
+    """How large a submission may be: ``expected`` rows (the sample's), read up to ``rows``,
+    and ``bytes`` of CSV data."""
+
+    expected: int
+    bytes: int
+
+    @property
+    def rows(self) -> int:
+        return self.expected + max(MARGIN, self.expected // 10)
+
+
+class _FarTooLarge(Exception):
+    """Parsing ran past the bytes a submission may take."""
+
+
+def _read(path: Path, source: str, limits: _Limits, columns: Sequence[str]) -> pd.DataFrame:
+    """The parsed submission, refused unread where it is far larger than the sample: a
+    first pass counts lines and bytes in constant memory, then pandas parses at most
+    ``limits.rows + 1`` rows and ``limits.bytes`` bytes."""
     path = Path(path)
     if not path.exists():
         raise InvalidSubmission(source, ["file not found"])
     if not path.is_file():
         raise InvalidSubmission(source, ["not a file"])
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         raise InvalidSubmission(source, ["the file is empty"])
-    if compression(path, source) is None:  # the fast path: pandas' C parser reads the file
-        return _parse(path, source)
+    packed = compression(path, source) is not None
+    on_disk = _bytes(size) + (" compressed" if packed else "")
+    fields = _scan(path, source, limits, on_disk)
+    wanted = set(columns)
     with open_binary(path, source) as stream:
-        if not stream.peek(1):
+        if packed and not stream.peek(1):
             raise InvalidSubmission(source, ["the file is empty"])
-        return _parse(stream, source)
+        bounded = io.BufferedReader(_Bounded(stream, limits.bytes), buffer_size=_CHUNK)
+        try:
+            frame = _parse(
+                bounded,
+                source,
+                nrows=limits.rows + 1,
+                usecols=_positions(path, source, wanted) if fields > WIDE else None,
+            )
+        except _FarTooLarge as exc:
+            raise InvalidSubmission(source, [_too_large(limits, on_disk)]) from exc
+    if len(frame) > limits.rows:
+        raise InvalidSubmission(
+            source,
+            [
+                f"expected {limits.expected:,} rows, got more than {limits.rows:,}: "
+                f"the file is far larger than the sample submission ({on_disk}); "
+                "nothing was read further"
+            ],
+        )
+    return frame
 
 
-def _parse(data: Path | IO[bytes], source: str) -> pd.DataFrame:
+def _positions(path: Path, source: str, wanted: set[str]) -> Any:
+    """Where the wanted columns first appear in a wide header (pandas calls a callable
+    ``usecols`` once per column and chunk)."""
+    import csv
+
+    try:
+        with _long_fields(), open_text(path, source) as f:
+            header = [c.strip() for c in next(csv.reader(f), [])]
+    except UnicodeDecodeError:
+        return lambda c: str(c).strip() in wanted
+    first = {c: i for i, c in reversed(list(enumerate(header))) if c in wanted}
+    return sorted(first.values())
+
+
+def _scan(path: Path, source: str, limits: _Limits, on_disk: str) -> int:
+    """Read the CSV data once in chunks, to refuse a far too long line or file before
+    pandas holds it; stop early past ``limits.rows`` lines. Returns an upper bound of the
+    header's number of fields."""
+    newlines = total = run = 0
+    commas = 0
+    with open_binary(path, source) as stream:
+        while newlines <= limits.rows + 1:
+            chunk = stream.read(_CHUNK)
+            if not chunk:
+                break
+            total += len(chunk)
+            first = chunk.find(b"\n")
+            if newlines == 0:
+                commas += chunk.count(b",", 0, len(chunk) if first < 0 else first)
+            if first < 0:
+                run += len(chunk)
+            else:
+                run += first
+            if run > MAX_LINE:
+                raise InvalidSubmission(
+                    source,
+                    [
+                        f"line {newlines + 1:,} is longer than {_bytes(MAX_LINE)}: "
+                        f"the file is far larger than the sample submission ({on_disk}); "
+                        "nothing was read further"
+                    ],
+                )
+            if first >= 0:
+                newlines += chunk.count(b"\n")
+                run = len(chunk) - chunk.rfind(b"\n") - 1
+            if total > limits.bytes:
+                raise InvalidSubmission(source, [_too_large(limits, on_disk)])
+    return commas + 1
+
+
+def _too_large(limits: _Limits, on_disk: str) -> str:
+    return (
+        f"the file is far larger than the sample submission ({on_disk}; "
+        f"{limits.expected:,} rows should take at most {_bytes(limits.bytes)}); "
+        "nothing was read further"
+    )
+
+
+class _Bounded(io.RawIOBase):
+    """``raw``, raising :class:`_FarTooLarge` past ``limit`` bytes."""
+
+    def __init__(self, raw: IO[bytes], limit: int) -> None:
+        self.raw, self.limit, self.total = raw, limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.total += n
+        if self.total > self.limit:
+            raise _FarTooLarge
+        return n
+
+
+def _bytes(n: int) -> str:
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n:,} bytes"
+
+
+def _parse(
+    data: Path | IO[bytes], source: str, *, nrows: int | None = None, usecols: Any = None
+) -> pd.DataFrame:
     import pandas as pd
 
     try:
@@ -142,13 +287,16 @@ def _parse(data: Path | IO[bytes], source: str) -> pd.DataFrame:
             na_values=[""],
             skipinitialspace=True,
             compression=None,  # _open_binary decides, by the name
+            nrows=nrows,
+            usecols=usecols,
         )
     except UnicodeDecodeError as exc:
         raise InvalidSubmission(source, [f"not UTF-8 text (byte {exc.start})"]) from exc
     except pd.errors.EmptyDataError as exc:
         raise InvalidSubmission(source, ["no header row: the file holds no CSV data"]) from exc
     except pd.errors.ParserError as exc:
-        raise InvalidSubmission(source, [f"not a valid CSV: {_parser_message(exc)}"]) from exc
+        problem = f"not a valid CSV: {_printable(_parser_message(exc))}"
+        raise InvalidSubmission(source, [problem]) from exc
 
 
 def _parser_message(exc: Exception) -> str:
@@ -171,30 +319,38 @@ class _Text:
     editor shows (blank lines and quoted line breaks counted). For a DataFrame (``dataframe``)
     a row is named by its 0-based position in the frame instead."""
 
-    def __init__(self, path: Path, source: str, *, dataframe: bool = False) -> None:
+    def __init__(
+        self, path: Path, source: str, *, dataframe: bool = False, rows: int | None = None
+    ) -> None:
         self.path = path
         self.source = source
         self.noun = "row" if dataframe else "line"
+        self.rows = rows
+        self.columns: Sequence[str] = ()
 
     @functools.cached_property
     def header(self) -> list[str]:
         import csv
 
-        with open_text(self.path, self.source) as f:
+        with _long_fields(), open_text(self.path, self.source) as f:
             return [c.strip() for c in next(csv.reader(f), [])]
 
     @functools.cached_property
     def _cells(self) -> pd.DataFrame:
         import pandas as pd
 
+        wanted = set(self.columns)
+        wide = len(self.header) > WIDE  # as _read parses it: the needed columns only
         with open_binary(self.path, self.source) as data:
             frame = pd.read_csv(
                 data,
+                usecols=_positions(self.path, self.source, wanted) if wide else None,
                 dtype=str,
                 keep_default_na=False,
                 encoding="utf-8-sig",
                 skipinitialspace=True,
                 compression=None,
+                nrows=self.rows,
             )
         frame.columns = [str(c).strip() for c in frame.columns]
         return frame
@@ -204,7 +360,7 @@ class _Text:
         import csv
 
         lines = []
-        with open_text(self.path, self.source) as f:
+        with _long_fields(), open_text(self.path, self.source) as f:
             reader = csv.reader(f)
             next(reader, None)
             start = reader.line_num + 1
@@ -229,6 +385,18 @@ class _Text:
     def lines(self, rows: np.ndarray) -> str:
         shown = ", ".join(str(self.line(int(r))) for r in rows[:SHOW])
         return (f"{self.noun} " if len(rows) == 1 else f"first: {self.noun}s ") + shown
+
+
+@contextlib.contextmanager
+def _long_fields() -> Iterator[None]:
+    """Let the ``csv`` module read a field as long as a line may be (its limit is 128 KiB)."""
+    import csv
+
+    old = csv.field_size_limit(max(csv.field_size_limit(), MAX_LINE))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
 
 
 @functools.lru_cache(maxsize=8)
@@ -269,8 +437,8 @@ def _check_ids(
     dup = present.duplicated(keep="first")
     if dup.any():
         first = present[dup].drop_duplicates()
-        shown = _show(text.cell(r, name) for r in first.index)
-        problems.append(f"{_count(len(first), 'duplicate id')} (first: {shown})")
+        quoted = _show(text.cell(r, name) for r in first.index[:SHOW])
+        problems.append(f"{_count(len(first), 'duplicate id')} (first: {quoted})")
     known = pd.Index(expected)
     missing = ~known.isin(present.to_numpy())
     if missing.any():
@@ -279,8 +447,8 @@ def _check_ids(
         )
     unknown = ~present.isin(known).to_numpy()
     if unknown.any():
-        shown = _show(text.cell(r, name) for r in present.index.to_numpy()[unknown][:SHOW])
-        problems.append(f"{_count(int(unknown.sum()), 'unknown id')} (first: {shown})")
+        quoted = _show(text.cell(r, name) for r in present.index.to_numpy()[unknown][:SHOW])
+        problems.append(f"{_count(int(unknown.sum()), 'unknown id')} (first: {quoted})")
     return keys, problems
 
 
@@ -359,12 +527,12 @@ def _one_of(labels: Sequence[Any]) -> str:
 def _value_problem(name: str, rule: str, bad: np.ndarray, text: _Text | None) -> str:
     rows = np.flatnonzero(bad)
     if text is None:
-        shown = _where(None, rows)
+        quoted = _where(None, rows)
     else:
-        shown = ", ".join(f"{text.at(r)} '{text.cell(r, name)}'" for r in rows[:SHOW])
+        quoted = ", ".join(f"{text.at(r)} '{shown(text.cell(r, name))}'" for r in rows[:SHOW])
     verb = "is" if len(rows) == 1 else "are"
     noun = "line" if text is None else text.noun
-    return f"'{name}' {rule}; {_count(len(rows), noun)} {verb} not (first: {shown})"
+    return f"'{name}' {rule}; {_count(len(rows), noun)} {verb} not (first: {quoted})"
 
 
 def _where(text: _Text | None, rows: np.ndarray) -> str:
@@ -378,4 +546,36 @@ def _count(n: int, noun: str) -> str:
 
 
 def _show(values: Any) -> str:
-    return ", ".join(str(v) for v in list(values)[:SHOW])
+    return ", ".join(shown(v) for v in list(values)[:SHOW])
+
+
+def _names(names: Sequence[str]) -> str:
+    """The first :data:`SHOW` column names, quoted, and how many more there are."""
+    listed = ", ".join(f"'{shown(c)}'" for c in names[:SHOW])
+    more = len(names) - SHOW
+    return listed + (f" and {more:,} more" if more > 0 else "")
+
+
+def _close_candidates(name: str, header: Iterable[str], most: int = 1_000) -> list[str]:
+    """The header's names that :func:`did_you_mean` may suggest for ``name``: of about its
+    length (difflib's ratio needs it), the case-insensitive match first, at most ``most``."""
+    low, high = len(name) * 0.3, len(name) * 3.4
+    same = [c for c in dict.fromkeys(header) if low <= len(c) <= high]
+    exact = [c for c in same if c.lower() == name.lower()]
+    return exact + same[:most]
+
+
+def shown(value: object) -> str:
+    """``value`` safe to print in a message: non-printable characters escaped as Python's
+    repr writes them (``\\x1b``, ``\\n``…, without the quotes), and shortened to
+    :data:`SHORTEN` characters with "…"."""
+    text = str(value)
+    if len(text) > SHORTEN:
+        text = text[: SHORTEN - 1] + "…"
+    return _printable(text)
+
+
+def _printable(text: str) -> str:
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
