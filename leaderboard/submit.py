@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.competition import Competition
+from harness.data.preparation import reading
 from harness.data.scoring import score
 from harness.data.submission_file import as_file
 from harness.data.validation import validate
@@ -116,8 +117,9 @@ def submit(
     preparation = preparation_digest(comp, settings)
     board = Leaderboard(settings)
     with as_file(predictions, settings) as (path, name, frame):
-        aligned = validate(comp, settings, path, name=name, dataframe=frame)
-        scores = score(comp, settings, aligned)
+        with reading(comp, settings):  # one preparation's sample and answers, never a mix
+            aligned = validate(comp, settings, path, name=name, dataframe=frame)
+            scores = score(comp, settings, aligned)
         entry = board.record(
             comp,
             participant=participant,
