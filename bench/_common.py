@@ -46,6 +46,41 @@ def scratch(prefix: str, *, keep: bool, console: Any) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def bench_home(given: str | None, prefix: str, *, keep: bool, console: Any) -> Iterator[Path]:
+    """A HARNESS_HOME for one benchmark: ``given`` as is, else a temporary one, removed
+    afterwards unless ``keep``."""
+    if given:
+        yield Path(given).absolute()
+        return
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield tmp / "home"
+    finally:
+        if keep:
+            console.print(f"[dim]kept {tmp / 'home'}[/dim]")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def recording(console: Any) -> Any:
+    """The progress bar of a setup that records many runs (``with recording(c) as bar:``)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    return Progress("recording", *columns, console=console, transient=True)
+
+
+def titanic_store(home: Path) -> tuple[Any, Any, dict[str, str]]:
+    """Titanic, the default sqlite store's settings in ``home``, and the env for subprocesses."""
+    from harness.registry import get_competition
+    from harness.settings import Settings
+
+    home.mkdir(parents=True, exist_ok=True)
+    settings = Settings.resolve(home, f"sqlite:///{home}/mlflow.db")
+    return get_competition("titanic"), settings, child_env(home)
+
+
 def strip_bench_from_path() -> None:
     """Drop ``bench/`` from ``sys.path``, so no script there can shadow a package."""
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]

@@ -38,8 +38,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -77,15 +75,10 @@ def main() -> None:
         f"{args.participants} participants; medians of "
         f"{args.runs} calls."
     )
-    tmp = None if args.home else Path(tempfile.mkdtemp(prefix="bench-leaderboard-"))
-    home = Path(args.home).absolute() if args.home else tmp / "home"  # type: ignore[operator]
-    try:
+    with c.bench_home(
+        args.home, "bench-leaderboard-", keep=args.keep, console=report.console
+    ) as home:
         measure(home, sizes, args, report)
-    finally:
-        if tmp is not None and not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-        elif tmp is not None:
-            report.console.print(f"[dim]kept {home}[/dim]")
     report.save(args.md)
 
 
@@ -93,14 +86,9 @@ def measure(home: Path, sizes: list[int], args: argparse.Namespace, report: c.Re
     import numpy as np
     import pandas as pd
 
-    from harness.registry import get_competition
-    from harness.settings import Settings
     from leaderboard import Leaderboard
 
-    comp = get_competition("titanic")
-    settings = Settings.resolve(home, f"sqlite:///{home}/mlflow.db")
-    env = c.child_env(home)
-    home.mkdir(parents=True, exist_ok=True)
+    comp, settings, env = c.titanic_store(home)
     rng = np.random.default_rng(args.seed)
     file = home / "preds.csv"  # a titanic-sized submission, logged as each run's artifact
     pd.DataFrame({"PassengerId": np.arange(1, 180), "Survived": rng.integers(0, 2, 179)}).to_csv(
@@ -238,20 +226,12 @@ def grow(
 ) -> float | None:
     """Record submissions until the store holds ``size``; the last one after a pause."""
     import numpy as np
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     todo = size - have
     if todo <= 0:
         return None
     spent = 0.0
-    with Progress(
-        "recording",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=report.console,
-        transient=True,
-    ) as progress:
+    with c.recording(report.console) as progress:
         task = progress.add_task("record", total=todo)
         for i in range(have, size):
             if i == size - 1:

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -58,15 +56,8 @@ def main() -> None:
         f"{args.participants} participants, {distinct}; "
         f"{'median of ' + str(args.runs) + ' calls' if args.runs > 1 else 'one call'} per size."
     )
-    tmp = None if args.home else Path(tempfile.mkdtemp(prefix="bench-verify-"))
-    home = Path(args.home).absolute() if args.home else tmp / "home"  # type: ignore[operator]
-    try:
+    with c.bench_home(args.home, "bench-verify-", keep=args.keep, console=report.console) as home:
         measure(home, sizes, args, report)
-    finally:
-        if tmp is not None and not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-        elif tmp is not None:
-            report.console.print(f"[dim]kept {home}[/dim]")
     report.save(args.md)
 
 
@@ -74,14 +65,9 @@ def measure(home: Path, sizes: list[int], args: argparse.Namespace, report: c.Re
     import numpy as np
 
     import harness
-    from harness.registry import get_competition
-    from harness.settings import Settings
     from leaderboard import Leaderboard
 
-    comp = get_competition("titanic")
-    settings = Settings.resolve(home, f"sqlite:///{home}/mlflow.db")
-    env = c.child_env(home)
-    home.mkdir(parents=True, exist_ok=True)
+    comp, settings, env = c.titanic_store(home)
     harness.prepare("titanic", home=home)
     rng = np.random.default_rng(args.seed)
     names = [f"p{i:03d}" for i in range(args.participants)]
@@ -118,7 +104,6 @@ def grow(
 ) -> str:
     """Record real, scored submissions until the store holds ``size``."""
     import pandas as pd
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from harness.data.scoring import score
     from harness.data.validation import validate
@@ -133,14 +118,7 @@ def grow(
     folder.mkdir(exist_ok=True)
     graded: dict[int, tuple[Path, Any]] = {}
     spent = 0.0
-    with Progress(
-        "recording",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=report.console,
-        transient=True,
-    ) as progress:
+    with c.recording(report.console) as progress:
         task = progress.add_task("record", total=todo)
         for i in range(have, size):
             which = i % args.distinct if args.distinct else i

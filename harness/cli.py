@@ -57,6 +57,16 @@ FORMAT = click.option(
 )
 
 
+def raw_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--raw",
+        type=click.Path(exists=True, path_type=Path),
+        metavar="PATH",
+        help=f"{what} [default: a previous `harness download`, else the data embedded in "
+        "the package].",
+    )
+
+
 def home_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--home",
@@ -137,13 +147,7 @@ def list_command(home: str | None) -> None:
 
 @cli.command()
 @COMPETITION
-@click.option(
-    "--raw",
-    type=click.Path(exists=True, path_type=Path),
-    metavar="PATH",
-    help="Kaggle archive or folder to prepare from [default: a previous `harness "
-    "download`, else the data embedded in the package].",
-)
+@raw_option("Kaggle archive or folder to prepare from")
 @click.option("--force", is_flag=True, help="Prepare again even if already prepared.")
 @home_option
 def prepare(competition: str, raw: Path | None, force: bool, home: str | None) -> None:
@@ -339,13 +343,7 @@ def leaderboard(
 
 @cli.command()
 @click.argument("competition", type=CompetitionType(), required=False)
-@click.option(
-    "--raw",
-    type=click.Path(exists=True, path_type=Path),
-    metavar="PATH",
-    help="Raw data to re-derive the answers from [default: a previous `harness download`, "
-    "else the data embedded in the package].",
-)
+@raw_option("Raw data to re-derive the answers from")
 @click.option("--sweep", is_flag=True, help="End runs RUNNING past the grace period.")
 @click.option(
     "--grace",
