@@ -14,6 +14,7 @@ Every trial first caps its threads (:mod:`baselines.cpu`).
 
 from __future__ import annotations
 
+import abc
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 FOLDS = 5
 
 
-class Scheme:
+class Scheme(abc.ABC):
     """What both schemes share: the baseline, the data, the pinned settings, the CPU share."""
 
     step = "step"  # what a pruned trial's last step counts, for "pruned at fold 2 of 5"
@@ -55,6 +56,12 @@ class Scheme:
         pinned: Any = _Pinned(trial, self.overrides)  # a Trial as the space sees it
         return {**self.baseline.space(pinned), **self.overrides}
 
+    def best_params(self, best: optuna.trial.FrozenTrial) -> dict[str, Any]:
+        """A finished trial's hyperparameters, replayed through the space (pins included)."""
+        import optuna
+
+        return self.params(optuna.trial.FixedTrial(dict(best.params)))
+
     def objective(self, trial: optuna.Trial) -> float:
         used = self.share.threads()
         limit_threads(used)
@@ -64,15 +71,17 @@ class Scheme:
     def build(self, params: dict[str, Any]) -> Any:
         return self.baseline.build(params, self.comp, self.data.columns, self.seed, **self.options)
 
+    @abc.abstractmethod
     def score(self, trial: optuna.Trial, params: dict[str, Any]) -> float:
-        raise NotImplementedError
+        """The trial's score on public train, reporting as it goes (Optuna prunes there)."""
 
+    @abc.abstractmethod
     def test_predictions(self, best: optuna.trial.FrozenTrial) -> np.ndarray:
         """The winner's predictions of the test set, in the form the metric scores."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def pruned_at(self, last_step: int) -> str:
-        raise NotImplementedError
+        """A pruned trial's last reported step in words: "fold 2 of 5", "epoch 3"."""
 
 
 class KFold(Scheme):
@@ -102,7 +111,7 @@ class KFold(Scheme):
         return float(np.mean(scores))
 
     def test_predictions(self, best: optuna.trial.FrozenTrial) -> np.ndarray:
-        estimator = self.build(self.params(_fixed(best)))
+        estimator = self.build(self.best_params(best))
         estimator.fit(self.data.x_train, self.data.y_train)
         return predict(self.comp, estimator, self.data.x_test)
 
@@ -157,7 +166,7 @@ class HeldOut(Scheme):
         if self.leader is not None and self.leader[0] == best.number and self.kept is not None:
             return self.kept
         # a resumed study's best ran in another process: train it again, as in its trial
-        estimator = self.build(self.params(_fixed(best)))
+        estimator = self.build(self.best_params(best))
         estimator.fit(self.data.x_train, self.data.y_train, rows=self.splits[0][0])
         return predict(self.comp, estimator, self.data.x_test)
 
@@ -171,12 +180,6 @@ def scheme(baseline: Baseline, comp: Competition, data: Data, **settings: Any) -
         settings.pop("folds", None)
         return HeldOut(baseline, comp, data, **settings)
     return KFold(baseline, comp, data, **settings)
-
-
-def _fixed(trial: optuna.trial.FrozenTrial) -> Any:
-    import optuna
-
-    return optuna.trial.FixedTrial(dict(trial.params))
 
 
 class _Pinned:

@@ -125,7 +125,7 @@ def tune(
         raise HarnessError(
             f"study '{study.study_name}': no trial completed (all pruned or failed)"
         )
-    params = scorer.params(_fixed(best))
+    params = scorer.best_params(best)
     seconds = time.monotonic() - tracker.started
     with tempfile.TemporaryDirectory() as tmp:
         config = {"params": params, "seed": seed, "folds": len(scorer.splits)}
@@ -260,12 +260,6 @@ def _interrupted(study: optuna.Study, done: int, *, resumable: bool) -> str:
         f"'{study.study_name}' keeps {complete} complete and {pruned} pruned. Run the same "
         "command again to continue it (a study of the same name resumes)."
     )
-
-
-def _fixed(trial: optuna.trial.FrozenTrial) -> Any:
-    import optuna
-
-    return optuna.trial.FixedTrial(dict(trial.params))
 
 
 def _submit(

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from harness.errors import printable
 from harness.settings import DEFAULT_HOME_HELP, HOME_ENV
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -244,7 +245,7 @@ def submit(
         if k.endswith("_public")
     )
     click.echo(
-        f"{competition}: {_printable(entry.participant)}'s submission scored "
+        f"{competition}: {printable(entry.participant)}'s submission scored "
         f"{entry.public_score:.5f}"
         f" on the public leaderboard ({comp.metric.name}, {comp.metric.direction}"
         f"{extra})."
@@ -733,7 +734,7 @@ def _print_frame(
     table = Table()
     for column in frame.columns:
         table.add_column(
-            Text(_printable(str(column))),
+            Text(printable(str(column))),
             justify="right" if frame[column].dtype.kind in "iuf" else "left",
         )
     for row in frame.itertuples(index=False):
@@ -741,20 +742,12 @@ def _print_frame(
     if frame.empty:
         where = f" in {store}" if store else ""
         what = "on the current preparation " if note else ""
-        click.echo(_printable(f"{title}: no submissions {what}yet{where}."))
+        click.echo(printable(f"{title}: no submissions {what}yet{where}."))
     else:
-        click.echo(_printable(title))
+        click.echo(printable(title))
         _console().print(table)
     if note:
-        click.echo(f"note: {_printable(note)}")
-
-
-def _printable(text: str) -> str:
-    """``text`` with control and format characters (ESC, NUL, newline, bidi overrides) as
-    Python escapes, so recorded data cannot move the cursor or draw a fake row."""
-    from leaderboard.submit import shown
-
-    return shown(text, limit=len(text))
+        click.echo(f"note: {printable(note)}")
 
 
 def _cell(value: Any) -> str:
@@ -766,7 +759,7 @@ def _cell(value: Any) -> str:
         return value.tz_convert(None).strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    return _printable(str(value))
+    return printable(str(value))
 
 
 main = functools.partial(cli, prog_name="harness")

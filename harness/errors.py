@@ -63,6 +63,19 @@ class InvalidSubmission(HarnessError):
         super().__init__(f"{source}: " + "; ".join(self.problems))
 
 
+def printable(text: object, *, limit: int | None = None) -> str:
+    """``text`` safe to print: characters that are not printable (ESC, NUL, newlines, bidi
+    overrides…) as Python's repr writes them (``\\x1b``, ``\\n``, without the quotes), so
+    data can neither move the cursor nor draw a fake line; cut to ``limit`` characters with
+    "…" when longer. Every message and table that shows user data goes through it."""
+    text = str(text)
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest candidate, or an empty string."""
     lowered = {c.lower(): c for c in candidates}

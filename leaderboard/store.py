@@ -168,8 +168,8 @@ class Leaderboard(Store):
         from harness.files import sha256_file
 
         if preparation is None:
-            prepared = manifest_or_none(comp, self.settings) is not None
-            preparation = preparation_digest(comp, self.settings) if prepared else ""
+            manifest = manifest_or_none(comp, self.settings)
+            preparation = "" if manifest is None else digest_of(manifest)
 
         sha = sha256_file(file)
         extra = dict(extra or {})
@@ -236,47 +236,19 @@ class Leaderboard(Store):
     ) -> pd.DataFrame:
         """Standings of the current preparation's entries (``all_preparations``: every entry,
         with a ``preparation`` column); ``.attrs["note"]`` says how many were left out."""
+        from harness.data.preparation import manifest_or_none
         from leaderboard.ranking import standings
 
         subs = self.submissions(comp)
-        current = self.current_preparation(comp, subs)
+        manifest = manifest_or_none(comp, self.settings)  # read once: digest and date
+        current = _current_preparation(subs, manifest)
         return standings(
-            self._adopt_untagged(comp, subs, current),
+            _adopt_untagged(subs, manifest, current),
             greater_is_better=comp.metric.greater_is_better,
             private=private,
             preparation=current,
             all_preparations=all_preparations,
         )
-
-    def _adopt_untagged(
-        self, comp: Competition, submissions: pd.DataFrame, current: str
-    ) -> pd.DataFrame:
-        """Entries recorded before runs carried ``harness.preparation`` but after the current
-        preparation was made were scored on it: they count as current, so an upgrade does not
-        empty the board. Untagged entries older than the preparation stay unknown."""
-        import datetime as dt
-
-        from harness.data.preparation import manifest_or_none
-
-        manifest = manifest_or_none(comp, self.settings)
-        if manifest is None or submissions.empty or "preparation" not in submissions:
-            return submissions
-        made = dt.datetime.fromisoformat(str(manifest["prepared_at"])).timestamp() * 1000
-        adopt = (submissions["preparation"] == "") & (submissions["submitted_at"] >= made)
-        if not adopt.any():
-            return submissions
-        return submissions.assign(preparation=submissions["preparation"].where(~adopt, current))
-
-    def current_preparation(self, comp: Competition, submissions: pd.DataFrame) -> str:
-        """The digest of the competition's preparation here; where it is not prepared (a
-        reader of a team's tracking server), that of the latest entry."""
-        from harness.data.preparation import manifest_or_none
-
-        if manifest_or_none(comp, self.settings) is not None:
-            return preparation_digest(comp, self.settings)
-        if submissions.empty or "preparation" not in submissions:
-            return ""
-        return str(submissions["preparation"].iloc[-1])
 
     def sweep_stale(self, comp: Competition, older_than_ms: int = STALE_MS) -> list[str]:
         """Mark FAILED, tagged ``harness.swept`` with the reason, every submission run still
@@ -330,15 +302,47 @@ class Leaderboard(Store):
         return history(self.submissions(comp), participant)
 
 
+def _current_preparation(submissions: pd.DataFrame, manifest: Mapping[str, Any] | None) -> str:
+    """The digest of the competition's preparation here (``manifest``); where it is not
+    prepared (a reader of a team's tracking server), that of the latest entry."""
+    if manifest is not None:
+        return digest_of(manifest)
+    if submissions.empty or "preparation" not in submissions:
+        return ""
+    return str(submissions["preparation"].iloc[-1])
+
+
+def _adopt_untagged(
+    submissions: pd.DataFrame, manifest: Mapping[str, Any] | None, current: str
+) -> pd.DataFrame:
+    """Entries recorded before runs carried ``harness.preparation`` but after the current
+    preparation was made were scored on it: they count as current, so an upgrade does not
+    empty the board. Untagged entries older than the preparation stay unknown."""
+    import datetime as dt
+
+    if manifest is None or submissions.empty or "preparation" not in submissions:
+        return submissions
+    made = dt.datetime.fromisoformat(str(manifest["prepared_at"])).timestamp() * 1000
+    adopt = (submissions["preparation"] == "") & (submissions["submitted_at"] >= made)
+    if not adopt.any():
+        return submissions
+    return submissions.assign(preparation=submissions["preparation"].where(~adopt, current))
+
+
 def preparation_digest(comp: Competition, settings: Settings) -> str:
     """Which preparation entries are scored on now: the sha256 of its answers file (from the
     manifest); raises NotPrepared when there is none."""
+    from harness.data.preparation import read_manifest
+
+    return digest_of(read_manifest(comp, settings))
+
+
+def digest_of(manifest: Mapping[str, Any]) -> str:
+    """A preparation's digest, from its manifest: the sha256 of its answers file."""
     import hashlib
     import json
 
-    from harness.data.preparation import read_manifest
-
-    files: dict[str, str] = read_manifest(comp, settings)["files"]
+    files: dict[str, str] = manifest["files"]
     private = {k: v for k, v in files.items() if k.startswith("private/")}
     return (
         files.get("private/answers.csv")

@@ -30,7 +30,7 @@ from harness.data.preparation import reading
 from harness.data.scoring import score
 from harness.data.submission_file import as_file
 from harness.data.validation import validate
-from harness.errors import InvalidName
+from harness.errors import InvalidName, printable
 from harness.settings import Settings
 from leaderboard.store import Entry, Leaderboard, preparation_digest
 
@@ -47,14 +47,14 @@ _CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 def check_participant(name: str) -> None:
     """Raise :class:`InvalidName` unless ``name`` is 1-64 characters of letters, digits, space
     and ``. _ - / @ + :``, with no space at either end (``baseline/gbm`` is one)."""
-    what = f"participant name '{shown(name)}'"
+    what = f"participant name '{printable(name, limit=80)}'"
     if not name:
         raise InvalidName("participant name is empty")
     if len(name) > MAX_NAME:
         raise InvalidName(f"{what} is {len(name):,} characters long; at most {MAX_NAME}")
     for ch in name:
         if not (ch.isalpha() or ch in "0123456789" or ch == " " or ch in NAME_PUNCTUATION):
-            raise InvalidName(f"{what} has '{shown(ch, limit=1)}', outside {NAME_ALPHABET}")
+            raise InvalidName(f"{what} has '{printable(ch)}', outside {NAME_ALPHABET}")
     if name != name.strip(" "):
         raise InvalidName(f"{what} starts or ends with a space")
 
@@ -66,14 +66,7 @@ def check_message(message: str) -> None:
         raise InvalidName(f"message is {len(message):,} characters long; at most {MAX_MESSAGE:,}")
     for ch in message:
         if _is_control(ch):
-            raise InvalidName(f"message has a control character: '{shown(ch, limit=1)}'")
-
-
-def shown(text: str, *, limit: int = 80) -> str:
-    """``text`` safe to print: control and format characters as Python escapes (``\\x1b``,
-    ``\\n``), cut at ``limit`` characters."""
-    cut = text if len(text) <= limit else text[:limit] + "…"
-    return "".join(repr(ch)[1:-1] if _is_control(ch) else ch for ch in cut)
+            raise InvalidName(f"message has a control character: '{printable(ch)}'")
 
 
 def _is_control(ch: str) -> bool:
@@ -114,10 +107,10 @@ def submit(
     log their CV score and config there)."""
     check_participant(participant)
     check_message(message)
-    preparation = preparation_digest(comp, settings)
     board = Leaderboard(settings)
     with as_file(predictions, settings) as (path, name, frame):
         with reading(comp, settings):  # one preparation's sample and answers, never a mix
+            preparation = preparation_digest(comp, settings)
             aligned = validate(comp, settings, path, name=name, dataframe=frame)
             scores = score(comp, settings, aligned)
         entry = board.record(

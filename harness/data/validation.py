@@ -30,7 +30,7 @@ import numpy as np
 from harness.competition import Competition
 from harness.data.preparation import SAMPLE_SUBMISSION, prepared_file
 from harness.data.submission_file import as_file, compression, open_binary, open_text
-from harness.errors import InvalidSubmission, did_you_mean
+from harness.errors import InvalidSubmission, did_you_mean, printable
 from harness.metrics import Needs
 from harness.settings import Settings
 
@@ -75,7 +75,7 @@ def validate(
     ``dataframe``: ``path`` is a DataFrame written with ``to_csv(index=False)``, so messages
     name its rows by 0-based position (``row 0`` is the first) instead of the file's lines.
     """
-    source = _printable(name or Path(path).name)
+    source = printable(name or Path(path).name)
     sample = prepared_file(comp, settings, f"public/{SAMPLE_SUBMISSION}")
     expected_ids = _expected_ids(sample)
     columns = list(comp.submission_columns)
@@ -90,7 +90,7 @@ def validate(
     present = set(frame.columns)
     for column in columns:
         if column not in present:
-            hint = _printable(did_you_mean(column, _close_candidates(column, header)))
+            hint = printable(did_you_mean(column, _close_candidates(column, header)))
             problems.append(f"missing column '{column}'{hint}")
     counts = Counter(header)
     duplicated = sorted(c for c, n in counts.items() if n > 1)
@@ -295,7 +295,7 @@ def _parse(
     except pd.errors.EmptyDataError as exc:
         raise InvalidSubmission(source, ["no header row: the file holds no CSV data"]) from exc
     except pd.errors.ParserError as exc:
-        problem = f"not a valid CSV: {_printable(_parser_message(exc))}"
+        problem = f"not a valid CSV: {printable(_parser_message(exc))}"
         raise InvalidSubmission(source, [problem]) from exc
 
 
@@ -566,16 +566,5 @@ def _close_candidates(name: str, header: Iterable[str], most: int = 1_000) -> li
 
 
 def shown(value: object) -> str:
-    """``value`` safe to print in a message: non-printable characters escaped as Python's
-    repr writes them (``\\x1b``, ``\\n``…, without the quotes), and shortened to
-    :data:`SHORTEN` characters with "…"."""
-    text = str(value)
-    if len(text) > SHORTEN:
-        text = text[: SHORTEN - 1] + "…"
-    return _printable(text)
-
-
-def _printable(text: str) -> str:
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    """``value`` as a message quotes it: escaped and shortened (:func:`printable`)."""
+    return printable(value, limit=SHORTEN)
