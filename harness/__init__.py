@@ -11,6 +11,9 @@ from harness.api import (
     list_competitions,
     load,
     prepare,
+    reveal,
+    rules,
+    select,
     submissions,
     submit,
     tune,
@@ -18,7 +21,7 @@ from harness.api import (
     verify,
 )
 from harness.competition import Competition, Task
-from harness.errors import HarnessError, InvalidSubmission
+from harness.errors import HarnessError, InvalidSubmission, LimitReached, RuleBroken
 
 
 def __getattr__(name: str) -> object:
@@ -33,6 +36,8 @@ __all__ = [
     "Competition",
     "HarnessError",
     "InvalidSubmission",
+    "LimitReached",
+    "RuleBroken",
     "SubmissionResult",
     "Task",
     "baseline",
@@ -42,6 +47,9 @@ __all__ = [
     "list_competitions",
     "load",
     "prepare",
+    "reveal",
+    "rules",
+    "select",
     "submissions",
     "submit",
     "tune",

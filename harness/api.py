@@ -134,12 +134,17 @@ def submit(
     metrics: Mapping[str, float] | None = None,
     tags: Mapping[str, str] | None = None,
     artifacts: Sequence[Path] = (),
+    cv: float | None = None,
 ) -> SubmissionResult:
     """Validate, score and record a submission; return its entry and public rank.
 
-    An invalid submission raises :class:`~harness.errors.InvalidSubmission` and records nothing.
-    ``metrics``, ``params``, ``tags`` and ``artifacts`` are logged on the run too (baselines
-    log their CV score and config there).
+    An invalid submission raises :class:`~harness.errors.InvalidSubmission` (and is listed in
+    :func:`submissions` with status Error); over the daily limit raises
+    :class:`~harness.errors.LimitReached` and records nothing. ``cv``, your own
+    cross-validated score, is shown beside the public one (and a public score far above it is
+    warned of). Before the end of a competition with a deadline the result carries no private
+    score (``entry.private_score`` is None). ``metrics``, ``params``, ``tags`` and
+    ``artifacts`` are logged on the run too (baselines log their CV score and config there).
     """
     from harness.registry import get_competition
     from leaderboard.submit import submit
@@ -155,6 +160,7 @@ def submit(
         metrics=metrics,
         tags=tags,
         artifacts=artifacts,
+        cv=cv,
     )
 
 
@@ -168,14 +174,24 @@ def leaderboard(
 ) -> pd.DataFrame:
     """Standings, one row per participant: public by default, private with rank change.
 
+    Columns beside the score: ``low``/``high`` (bootstrap 95% interval), ``class`` (the rank
+    of the best entry it cannot be told from), ``holds`` (the chance its rank holds on a test
+    the size of the private half); after the end, ``medal`` and ``above_median`` on the private
+    board, and ``.attrs["shakeup"]``. ``private=True`` raises
+    :class:`~harness.errors.RuleBroken` before the end of a competition with a deadline.
+
     Only entries scored on the current preparation are ranked (``.attrs["note"]`` says how many
     others there are); ``all_preparations`` ranks every entry, with a ``preparation`` column."""
     from harness.registry import get_competition
     from leaderboard import Leaderboard
+    from leaderboard.board import standings
 
     comp = get_competition(competition)
-    return Leaderboard(Settings.resolve(home, tracking_uri)).standings(
-        comp, private=private, all_preparations=all_preparations
+    return standings(
+        Leaderboard(Settings.resolve(home, tracking_uri)),
+        comp,
+        private=private,
+        all_preparations=all_preparations,
     )
 
 
@@ -186,12 +202,85 @@ def submissions(
     home: str | os.PathLike[str] | None = None,
     tracking_uri: str | None = None,
 ) -> pd.DataFrame:
-    """Submission history, oldest first: time, participant, kind, message, public score."""
+    """Submission history, oldest first: id, time, participant, kind, file, message, status
+    (complete, late or Error, with ``error``), public score (after the end, private too),
+    ``selected`` ("yes", or "auto" where Kaggle's rule picks for you) and ``run_id``."""
     from harness.registry import get_competition
     from leaderboard import Leaderboard
+    from leaderboard.board import submissions
 
     comp = get_competition(competition)
-    return Leaderboard(Settings.resolve(home, tracking_uri)).history(comp, participant)
+    return submissions(Leaderboard(Settings.resolve(home, tracking_uri)), comp, participant)
+
+
+def rules(
+    competition: str,
+    *,
+    daily_limit: Any = "keep",
+    deadline: Any = "keep",
+    selections: int | None = None,
+    ladder: bool | None = None,
+    home: str | os.PathLike[str] | None = None,
+    tracking_uri: str | None = None,
+) -> Any:
+    """The competition's rules (:class:`leaderboard.rules.Rules`), after changing those given:
+    ``daily_limit`` (an int, or None for no limit), ``deadline`` (a datetime or ISO text such
+    as ``"2027-01-31T23:59Z"``, or None), ``selections``, ``ladder``."""
+    from harness.registry import get_competition
+    from leaderboard import Leaderboard
+    from leaderboard.referee import set_rules
+
+    comp = get_competition(competition)
+    board = Leaderboard(Settings.resolve(home, tracking_uri))
+    if (daily_limit, deadline, selections, ladder) == ("keep", "keep", None, None):
+        return board.rules(comp)
+    return set_rules(
+        board,
+        comp,
+        daily_limit=daily_limit,
+        deadline=deadline,
+        selections=selections,
+        ladder=ladder,
+    )
+
+
+def select(
+    competition: str,
+    submission: str,
+    *,
+    unselect: bool = False,
+    participant: str | None = None,
+    home: str | os.PathLike[str] | None = None,
+    tracking_uri: str | None = None,
+) -> dict[str, Any]:
+    """Select one of your submissions (its id, or 6+ leading hex digits) as a final one, or
+    unselect it; returns ``{"run_id", "selected", "selections", "allowed"}``."""
+    from harness.registry import get_competition
+    from leaderboard import Leaderboard
+    from leaderboard.referee import select as choose
+
+    return choose(
+        Leaderboard(Settings.resolve(home, tracking_uri)),
+        get_competition(competition),
+        default_participant() if participant is None else participant,
+        submission,
+        selected=not unselect,
+    )
+
+
+def reveal(
+    competition: str,
+    *,
+    home: str | os.PathLike[str] | None = None,
+    tracking_uri: str | None = None,
+) -> dict[str, Any]:
+    """End the competition now and compute the private scores (the host, with the answers);
+    returns ``{"ended_at", "graded", "rules"}``."""
+    from harness.registry import get_competition
+    from leaderboard import Leaderboard
+    from leaderboard.referee import reveal as end
+
+    return end(Leaderboard(Settings.resolve(home, tracking_uri)), get_competition(competition))
 
 
 def tune(

@@ -99,7 +99,7 @@ def _console(stderr: bool = False) -> Any:
 
     console = Console(stderr=stderr, highlight=False)
     if not console.is_terminal:  # piped: do not squeeze tables into 80 columns
-        console.width = 160
+        console.width = 240
     return console
 
 
@@ -208,6 +208,13 @@ def describe(competition: str, home: str | None) -> None:
     default="",
     help="A note to remember this submission by (one line, at most 1,000 characters).",
 )
+@click.option(
+    "--cv",
+    type=float,
+    metavar="SCORE",
+    help="Your own cross-validated score: shown beside the public one, and a public score "
+    "far above it is warned of.",
+)
 @participant_option(
     "Participant name: up to 64 letters, digits, spaces and . _ - / @ + : "
     "[env HARNESS_PARTICIPANT; default: your user name]."
@@ -217,15 +224,20 @@ def submit(
     competition: str,
     file: Path,
     message: str,
+    cv: float | None,
     participant: str | None,
     home: str | None,
     tracking_uri: str | None,
 ) -> None:
     """Validate, score and record a submission; print its public score and rank.
 
+    The competition's rules apply (`harness rules`): the daily limit, the hidden private
+    score before the end, late entries after it. An invalid file is listed in
+    `harness submissions` with its error and does not count.
+
     \b
     Example:
-      harness submit titanic preds.csv -m "gbm, 5 features" --as alice
+      harness submit titanic preds.csv -m "gbm, 5 features" --cv 0.83 --as alice
     """
     import harness
 
@@ -234,27 +246,56 @@ def submit(
         file,
         message=message,
         participant=participant,
+        cv=cv,
         home=home,
         tracking_uri=tracking_uri,
     )
     entry = result.entry
     comp = _competition(competition)
-    extra = "".join(
-        f", {k.removesuffix('_public')} {v:.5f}"
-        for k, v in entry.extra.items()
-        if k.endswith("_public")
-    )
-    click.echo(
-        f"{competition}: {printable(entry.participant)}'s submission scored "
-        f"{entry.public_score:.5f}"
-        f" on the public leaderboard ({comp.metric.name}, {comp.metric.direction}"
-        f"{extra})."
-    )
-    click.echo(
-        f"Rank {result.rank} of {result.participants} (your best: "
-        f"{result.best_public:.5f}). Private scores: "
-        f"`harness leaderboard {competition} --private`."
-    )
+    who = printable(entry.participant)
+    what = f"({comp.metric.name}, {comp.metric.direction}"
+    if result.shown_score is not None:  # ladder mode: the raw public score stays unseen
+        held = entry.tags.get("harness.ladder") == "held"
+        click.echo(
+            f"{competition}: {who}'s submission shows {result.shown_score:.5f} on the ladder "
+            f"{what}): "
+            + (
+                "not better than your best by more than the noise, so your shown score stays."
+                if held
+                else "a new best beyond the noise."
+            )
+        )
+    else:
+        extra = "".join(
+            f", {k.removesuffix('_public')} {v:.5f}"
+            for k, v in entry.extra.items()
+            if k.endswith("_public")
+        )
+        click.echo(
+            f"{competition}: {who}'s submission scored {entry.public_score:.5f}"
+            f" on the public leaderboard {what}{extra})."
+        )
+    if result.late:
+        private = "" if entry.private_score is None else f" Private {entry.private_score:.5f}."
+        click.echo(
+            f"Late submission: the competition has ended, so it is shown in "
+            f"`harness submissions {competition}` but never ranked.{private}"
+        )
+    else:
+        hidden = result.rules is not None and result.rules.hides_private()
+        tail = (
+            "Private scores are hidden until the competition ends."
+            if hidden
+            else f"Private scores: `harness leaderboard {competition} --private`."
+        )
+        click.echo(
+            f"Rank {result.rank} of {result.participants} (your best: "
+            f"{result.best_public:.5f}). {tail}"
+        )
+    if result.left_today is not None:
+        click.echo(f"{result.left_today} of {result.daily_limit} submissions left today (UTC).")
+    for warning in result.warnings:
+        click.echo(f"warning: {printable(warning)}", err=True)
 
 
 @cli.command()
@@ -282,7 +323,8 @@ def validate(competition: str, file: Path, home: str | None) -> None:
 def submissions(
     competition: str, participant: str | None, fmt: str, home: str | None, tracking_uri: str | None
 ) -> None:
-    """Submission history, oldest first: time, message, public score, status.
+    """Submission history, oldest first: id, time, file, message, status (complete, late or
+    Error with its message), public score, final selection.
 
     \b
     Example:
@@ -291,8 +333,12 @@ def submissions(
     import harness
 
     frame = harness.submissions(competition, participant, home=home, tracking_uri=tracking_uri)
+    if fmt == "table":
+        frame = frame.drop(columns=["run_id"])
+        if not (frame["status"] == "Error").any():
+            frame = frame.drop(columns=["error"])
     _print_frame(
-        frame.drop(columns=["run_id"]),
+        frame,
         fmt,
         title=f"{competition} submissions",
         store=_store(home, tracking_uri),
@@ -301,7 +347,11 @@ def submissions(
 
 @cli.command()
 @COMPETITION
-@click.option("--private", is_flag=True, help="Reveal the private leaderboard and rank changes.")
+@click.option(
+    "--private",
+    is_flag=True,
+    help="The private leaderboard with rank changes, medals and the shake-up (after the end).",
+)
 @click.option(
     "--all-preparations",
     is_flag=True,
@@ -319,8 +369,10 @@ def leaderboard(
 ) -> None:
     """Standings: each participant's best public submission, ranked.
 
-    Only entries scored on the current preparation count; a note says how many others there
-    are (after `prepare --force` from other data).
+    Beside each score: low/high, its bootstrap 95% interval; class, "=1" for the entries the
+    paired bootstrap cannot tell from the leader (and so on down the board); holds, the chance
+    its rank holds on an unseen test the size of the private half. Only entries scored on the
+    current preparation count; a note says how many others there are.
 
     \b
     Example:
@@ -339,7 +391,186 @@ def leaderboard(
     comp = _competition(competition)
     view = "private" if private else "public"
     title = f"{comp.title}: {view} leaderboard ({comp.metric.name}, {comp.metric.direction})"
+    shakeup = frame.attrs.get("shakeup")
+    if fmt == "table" and "class" in frame:
+        frame = _compact_stats(frame)
     _print_frame(frame, fmt, title=title, store=_store(home, tracking_uri), note=note)
+    if shakeup and fmt == "table":
+        click.echo(
+            f"shake-up: Kendall tau {shakeup['kendall_tau']:.3f} between the boards; mean rank "
+            f"change {shakeup['mean_abs_change']:.2f} (forecast from public rows: "
+            f"{shakeup['forecast_mean_abs_change']:.2f})."
+        )
+
+
+def _compact_stats(frame: Any) -> Any:
+    """The table's form of the statistics: one "95% interval" column, the class as "=1", the
+    chance a rank holds in percent."""
+    columns = list(frame.columns)
+    at = columns.index("low")
+    interval = [
+        "-" if lo != lo else f"{lo:.4f}–{hi:.4f}"
+        for lo, hi in zip(frame["low"], frame["high"], strict=True)
+    ]
+    out = frame.drop(columns=["low", "high"])
+    out.insert(at, "95% interval", interval)
+    out["class"] = _classes(frame["class"])
+    if "holds" in out:
+        out["holds"] = ["-" if v != v else f"{v:.0%}" for v in frame["holds"]]
+    if "above_median" in out:
+        out["above_median"] = ["yes" if v else "" for v in frame["above_median"]]
+    return out
+
+
+def _classes(column: Any) -> list[str]:
+    """Tie classes as shown: "=k" where several entries share class k, else "k"."""
+    import math
+
+    sizes = column.value_counts()
+    return [
+        "-"
+        if value != value or (isinstance(value, float) and math.isnan(value))
+        else f"={int(value)}"
+        if sizes[value] > 1
+        else str(int(value))
+        for value in column
+    ]
+
+
+@cli.command()
+@COMPETITION
+@click.option(
+    "--daily-limit", metavar="N|none", help="Valid submissions per participant per UTC day."
+)
+@click.option("--deadline", metavar="TIME|none", help="The end, e.g. 2027-01-31T23:59Z (UTC).")
+@click.option(
+    "--selections", type=click.IntRange(min=1), help="Final submissions per participant."
+)
+@click.option("--ladder/--no-ladder", default=None, help="Ladder mode (Blum & Hardt 2015).")
+@FORMAT
+@store_options
+def rules(
+    competition: str,
+    daily_limit: str | None,
+    deadline: str | None,
+    selections: int | None,
+    ladder: bool | None,
+    fmt: str,
+    home: str | None,
+    tracking_uri: str | None,
+) -> None:
+    """Show the competition's rules, or set some (the host). Rules live in the MLflow store,
+    so everyone on one tracking server reads the same ones.
+
+    \b
+    Example:
+      harness rules titanic --daily-limit 5 --deadline 2027-01-31T23:59Z --selections 2
+      harness rules titanic --ladder
+      harness rules titanic
+    """
+    import json
+
+    import harness
+
+    limit: Any = "keep"
+    if daily_limit is not None:
+        text = daily_limit.strip().lower()
+        if text in ("none", "0", ""):
+            limit = None
+        elif text.isdigit():
+            limit = int(text)
+        else:
+            raise click.BadParameter(
+                f"'{printable(daily_limit)}' is not a whole number or none",
+                param_hint="--daily-limit",
+            )
+    when: Any = "keep"
+    if deadline is not None:
+        when = None if deadline.strip().lower() in ("none", "") else deadline
+    try:
+        got = harness.rules(
+            competition,
+            daily_limit=limit,
+            deadline=when,
+            selections=selections,
+            ladder=ladder,
+            home=home,
+            tracking_uri=tracking_uri,
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--deadline") from None
+    if fmt == "table":
+        for line in got.describe(competition):
+            click.echo(line)
+    elif fmt == "json":
+        click.echo(json.dumps(got.as_dict(), indent=1))
+    else:
+        click.echo("rule,value")
+        for key, value in got.as_dict().items():
+            click.echo(f"{key},{'' if value is None else value}")
+
+
+@cli.command()
+@COMPETITION
+@click.argument("submission", metavar="SUBMISSION_ID")
+@click.option("--unselect", is_flag=True, help="Take the selection back.")
+@participant_option("Whose submission [env HARNESS_PARTICIPANT; default: your user name].")
+@store_options
+def select(
+    competition: str,
+    submission: str,
+    unselect: bool,
+    participant: str | None,
+    home: str | None,
+    tracking_uri: str | None,
+) -> None:
+    """Choose one of your submissions as a final one for the private board (up to the rules'
+    selections; none chosen: your best by public score count). IDs: `harness submissions`.
+
+    \b
+    Example:
+      harness select titanic 1a2b3c4d
+    """
+    import harness
+
+    got = harness.select(
+        competition,
+        submission,
+        unselect=unselect,
+        participant=participant,
+        home=home,
+        tracking_uri=tracking_uri,
+    )
+    done = "unselected" if unselect else "selected"
+    chosen = ", ".join(c[:8] for c in got["selections"]) or "none"
+    click.echo(
+        f"{competition}: {got['run_id'][:8]} {done}. Final selections: {chosen} "
+        f"({len(got['selections'])} of {got['allowed']})."
+    )
+
+
+@cli.command()
+@COMPETITION
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@store_options
+def reveal(competition: str, yes: bool, home: str | None, tracking_uri: str | None) -> None:
+    """End the competition now (the host): compute every private score from the submitted
+    files, open the private board; later submissions are late.
+
+    \b
+    Example:
+      harness reveal titanic --yes
+    """
+    import harness
+
+    if not yes and sys.stdin.isatty():
+        click.confirm(f"End {competition} now and reveal the private board?", abort=True)
+    got = harness.reveal(competition, home=home, tracking_uri=tracking_uri)
+    click.echo(
+        f"{competition} ended {got['ended_at']:%Y-%m-%d %H:%M} UTC; {got['graded']} private "
+        f"score{'' if got['graded'] == 1 else 's'} computed. "
+        f"`harness leaderboard {competition} --private` shows the final standings."
+    )
 
 
 @cli.command()

@@ -54,6 +54,15 @@ class InvalidName(HarnessError):
     long, control characters, a character outside a name's alphabet). Nothing is recorded."""
 
 
+class RuleBroken(HarnessError):
+    """A competition rule refuses the request (the daily limit, the hidden private board, a
+    selection over the allowance). The message states the rule and the values."""
+
+
+class LimitReached(RuleBroken):
+    """The participant's daily submission limit is used up (HTTP 429 in hosted mode)."""
+
+
 class InvalidSubmission(HarnessError):
     """A submission file breaks the competition's format. Lists every problem at once."""
 

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities import Run
 
-SCHEMA = 2  # 2: rows keep the preparation
+SCHEMA = 3  # 2: rows keep the preparation; 3: errors, late entries, selections, ladder
 STALE_MS = 3_600_000  # a run RUNNING for an hour was killed: stop waiting for it, sweep it
 PREPARATION_TAG = f"{TAG}preparation"  # the sha256 of the answers an entry was scored on
 SWEPT_TAG = f"{TAG}swept"  # why a RUNNING submission run was marked FAILED
@@ -55,13 +55,22 @@ _SIGNED = '{"signature":"'  # a signed file starts so, then 64 hex digits and '"
 
 class RunIndex:
     def __init__(
-        self, cache_dir: Path, uri: str, experiment_id: str | None, *, local: bool
+        self,
+        cache_dir: Path,
+        uri: str,
+        experiment_id: str | None,
+        *,
+        local: bool,
+        generation: str = "",
     ) -> None:
         key = hashlib.sha256(f"{uri}\n{experiment_id}".encode()).hexdigest()[:20]
         self.path = cache_dir / f"runs-{key}.json"
         self.key_file = cache_dir.parent / "private" / KEY_FILE
         self.uri = uri
         self.experiment_id = experiment_id
+        # Harness changes a finished run only when it adds private scores at the end, and then
+        # bumps the experiment's generation tag: a different generation rebuilds the index.
+        self.generation = generation
         # One machine, one clock, writes serialised by a lock: runs commit in start order.
         # A tracking server's clients have their own clocks: allow them two minutes.
         self.slack_ms = 2_000 if local else 120_000
@@ -73,9 +82,9 @@ class RunIndex:
         rebuild: bool = False,
         sweep: Callable[[], object] | None = None,
     ) -> pd.DataFrame:
-        """The submissions frame, after syncing with MLflow. A submission run seen RUNNING
-        past ``STALE_MS`` makes it call ``sweep`` (``Leaderboard.sweep_stale``) once, then
-        read that run again."""
+        """The records frame (:func:`frame`), after syncing with MLflow. A submission run seen
+        RUNNING past ``STALE_MS`` makes it call ``sweep`` (``Leaderboard.sweep_stale``) once,
+        then read that run again."""
         if self.experiment_id is None:
             return frame([])
         from mlflow.entities import ViewType
@@ -146,6 +155,7 @@ class RunIndex:
             "schema": SCHEMA,
             "uri": self.uri,
             "experiment_id": self.experiment_id,
+            "generation": self.generation,
             "watermark": new_mark,
             "deleted": sorted(deleted),
             "runs": runs,
@@ -160,8 +170,13 @@ class RunIndex:
         if distrust is not None:  # not what this home's index wrote: rebuild from MLflow
             note_distrust(self.path, distrust)
             return {}
-        same = (state.get("schema"), state.get("uri"), state.get("experiment_id"))
-        return state if same == (SCHEMA, self.uri, self.experiment_id) else {}
+        same = (
+            state.get("schema"),
+            state.get("uri"),
+            state.get("experiment_id"),
+            state.get("generation", ""),
+        )
+        return state if same == (SCHEMA, self.uri, self.experiment_id, self.generation) else {}
 
     def _save(self, state: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -172,7 +187,7 @@ class RunIndex:
 
 
 def scan(client: MlflowClient, experiment_id: str | None) -> pd.DataFrame:
-    """All finished submissions, read from MLflow in full (the index's reference)."""
+    """The records frame read from MLflow in full (the index's reference)."""
     from mlflow.entities import ViewType
 
     if experiment_id is None:
@@ -197,18 +212,26 @@ def search(client: MlflowClient, experiment_id: str, filter_string: str, view: i
             return runs
 
 
+#: What a records row says of its run: ``status`` is complete (a scored entry), error (an
+#: invalid file, recorded with its message) or selection (a final-selection event); ``late``
+#: entries came after the end.
+COMPLETE, ERROR, SELECTION = "complete", "error", "selection"
+STATUS_TAG = f"{TAG}status"  # "error" on an invalid submission's run
+ERROR_TAG = f"{TAG}error"  # the validator's message
+LATE_TAG = f"{TAG}late"  # "true": submitted after the end
+SELECTS_TAG = f"{TAG}selects"  # a selection event: the run id it selects or unselects
+SELECTED_TAG = f"{TAG}selected"  # "true" or "false"
+LADDER_TAG = f"{TAG}ladder"  # "accepted" or "held", in ladder mode
+TEXT_COLUMNS = ("file", "sha256", "error", "selects", "ladder")
+
+
 def frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """Finished harness runs as the submissions frame that ``ranking`` takes."""
+    """Finished harness runs as the records frame: one row per entry, invalid submission and
+    selection event, oldest first; ``entries`` keeps the scored entries ``ranking`` takes."""
     import pandas as pd
 
-    keep = [
-        row
-        for row in rows
-        if row["status"] == "FINISHED"
-        and row["kind"] is not None
-        and PUBLIC_SCORE in row["metrics"]
-        and PRIVATE_SCORE in row["metrics"]
-    ]
+    keep = [row for row in rows if row["status"] == "FINISHED" and row["kind"] is not None]
+    keep = [row for row in keep if _state(row) != COMPLETE or PUBLIC_SCORE in row["metrics"]]
     columns: dict[str, list[Any]] = {
         "run_id": [row["run_id"] for row in keep],
         "participant": [row["participant"] for row in keep],
@@ -216,13 +239,27 @@ def frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
         "message": [row["message"] for row in keep],
         "preparation": [row.get("preparation", "") for row in keep],
         "submitted_at": [row["start"] for row in keep],
-        "status": ["complete"] * len(keep),
+        "status": [_state(row) for row in keep],
+        "late": [row.get("late", False) for row in keep],
+        "selected": [row.get("selected") for row in keep],
+        **{name: [row.get(name, "") for row in keep] for name in TEXT_COLUMNS},
     }
     names = [PUBLIC_SCORE, PRIVATE_SCORE, *(k for row in keep for k in row["metrics"])]
     for name in dict.fromkeys(names):
         columns[name] = [row["metrics"].get(name, float("nan")) for row in keep]
     out = pd.DataFrame(columns)
     return out.sort_values(["submitted_at", "run_id"], kind="stable").reset_index(drop=True)
+
+
+def entries(records: pd.DataFrame) -> pd.DataFrame:
+    """The scored submissions of a records frame (no errors, no selection events)."""
+    return records[records["status"] == COMPLETE].reset_index(drop=True)
+
+
+def _state(row: dict[str, Any]) -> str:
+    if row["kind"] == SELECTION:
+        return SELECTION
+    return ERROR if row.get("state") == ERROR else COMPLETE
 
 
 def _is_entry(run: Run) -> bool:
@@ -240,6 +277,14 @@ def _row(run: Run) -> dict[str, Any]:
         "message": tags.get(f"{TAG}message", ""),
         "preparation": tags.get(PREPARATION_TAG, ""),
         "metrics": dict(run.data.metrics),
+        "state": tags.get(STATUS_TAG, COMPLETE),
+        "late": tags.get(LATE_TAG) == "true",
+        "selected": None if SELECTED_TAG not in tags else tags[SELECTED_TAG] == "true",
+        "file": tags.get(f"{TAG}file", ""),
+        "sha256": tags.get(f"{TAG}sha256", ""),
+        "error": tags.get(ERROR_TAG, ""),
+        "selects": tags.get(SELECTS_TAG, ""),
+        "ladder": tags.get(LADDER_TAG, ""),
     }
 
 

@@ -2,12 +2,14 @@
 
 Kaggle's rules: a participant's entry is their best public-scoring submission (ties go to the
 earlier one); the public leaderboard ranks entries by public score; the private leaderboard
-ranks *the same entries* by private score (Kaggle's default selection when none is made), so
-overfitting the public half shows as a fall in rank. Ties rank the earlier submission first.
+ranks each participant's best private score among their final selections (by default, their
+best ``selections`` by public score: Kaggle's rule), so overfitting the public half shows as
+a fall in rank. Ties rank the earlier submission first.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -37,8 +39,16 @@ def standings(
     private: bool = False,
     preparation: str | None = None,
     all_preparations: bool = False,
+    selections: int = 1,
+    selected: Collection[str] = (),
+    ladder: bool = False,
 ) -> pd.DataFrame:
     """One row per participant, ranked; ``private`` adds the rank change from public.
+
+    The public board ranks each participant's best public score (in ``ladder`` mode, the score
+    the ladder showed). The private board ranks each participant's best private score among
+    their final entries: those ``selected`` (run ids), else their best ``selections`` by public
+    score. ``run_id`` names the entry each row ranks.
 
     ``preparation`` (the current preparation's digest) ranks only its entries and says in
     ``.attrs["note"]`` how many others were left out; with ``all_preparations`` too, every
@@ -65,7 +75,15 @@ def standings(
                     f"preparation {'is' if earlier == 1 else 'are'} not ranked "
                     "(--all-preparations shows them)"
                 )
-    out = _standings(submissions, keys, greater_is_better=greater_is_better, private=private)
+    out = _standings(
+        submissions,
+        keys,
+        greater_is_better=greater_is_better,
+        private=private,
+        selections=selections,
+        selected=selected,
+        ladder=ladder,
+    )
     out.attrs["note"] = note
     return out
 
@@ -77,7 +95,14 @@ def _which(digest: str, current: str) -> str:
 
 
 def _standings(
-    submissions: pd.DataFrame, keys: list[str], *, greater_is_better: bool, private: bool
+    submissions: pd.DataFrame,
+    keys: list[str],
+    *,
+    greater_is_better: bool,
+    private: bool,
+    selections: int,
+    selected: Collection[str],
+    ladder: bool,
 ) -> pd.DataFrame:
     import pandas as pd
 
@@ -86,46 +111,101 @@ def _standings(
         cols = ["rank", *who, "score", "submissions", "last", "message"]
         return pd.DataFrame(columns=[*cols[:1], "change", *cols[1:]] if private else cols)
     ascending = not greater_is_better
-    ordered = submissions.sort_values(
-        ["public_score", "submitted_at", "run_id"],
-        ascending=[ascending, True, True],
-        kind="stable",
-    )
-    best = ordered.drop_duplicates(who, keep="first").copy()
     counts = submissions.groupby(who).agg(
         submissions=("run_id", "size"), last=("submitted_at", "max")
     )
+    shown = _shown(submissions, ladder)
+    ordered = shown.sort_values(
+        ["shown_score", "submitted_at", "run_id"], ascending=[ascending, True, True], kind="stable"
+    )
+    best = ordered.drop_duplicates(who, keep="first").copy()
     best = best.join(counts, on=who)
     best["public_rank"] = range(1, len(best) + 1)
-    extra = [c for c in submissions.columns if c not in COLUMNS]
+    extra = [c for c in submissions.columns if c not in COLUMNS and c not in _INTERNAL]
     if not private:
         best["rank"] = best["public_rank"]
-        best["score"] = best["public_score"]
-        shown = [c for c in extra if c.endswith("_public") or c == CV_SCORE]
-        return _finish(best, ["rank", *who, "score", *shown, "submissions", "last", "message"])
-    best = best.sort_values(
+        best["score"] = best["shown_score"]
+        cols = [c for c in extra if c.endswith("_public") or c == CV_SCORE]
+        if ladder:
+            cols = [c for c in cols if c == CV_SCORE]  # the raw public scores stay unseen
+        return _finish(
+            best, ["rank", *who, "score", *cols, "submissions", "last", "message", "run_id"]
+        )
+    final = _finals(submissions, who, ascending, selections, selected)
+    final = final.join(best.set_index(who)[["public_rank", "submissions", "last"]], on=who)
+    final = final.sort_values(
         ["private_score", "submitted_at", "run_id"],
         ascending=[ascending, True, True],
         kind="stable",
+        na_position="last",
     )
-    best["rank"] = range(1, len(best) + 1)
-    best["change"] = best["public_rank"] - best["rank"]
-    best["score"] = best["private_score"]
-    shown = [c for c in extra if c.endswith("_private") or c == CV_SCORE]
+    final["rank"] = range(1, len(final) + 1)
+    final["change"] = final["public_rank"] - final["rank"]
+    final["score"] = final["private_score"]
+    cols = [c for c in extra if c.endswith("_private") or c == CV_SCORE]
     return _finish(
-        best,
+        final,
         [
             "rank",
             "change",
             *who,
             "score",
             "public_score",
-            *shown,
+            *cols,
             "submissions",
             "last",
             "message",
+            "run_id",
         ],
     )
+
+
+#: Columns of the records frame that no board shows.
+_INTERNAL = ("status", "late", "selected", "file", "sha256", "error", "selects", "ladder")
+LADDER_SCORE = "ladder_score"  # the score the ladder showed after a submission
+
+
+def _shown(submissions: pd.DataFrame, ladder: bool) -> pd.DataFrame:
+    """Each entry's score on the public board: its public score, or in ladder mode the score
+    the ladder showed, for the submissions it accepted (entries from before ladder mode, with
+    no decision, count as accepted at their public score)."""
+    if not ladder:
+        return submissions.assign(shown_score=submissions["public_score"])
+    decision = submissions.get("ladder", "")
+    kept = submissions[(decision == "accepted") | (decision == "")]
+    if LADDER_SCORE in kept:
+        score = kept[LADDER_SCORE].fillna(kept["public_score"])
+    else:
+        score = kept["public_score"]
+    return kept.assign(shown_score=score)
+
+
+def _finals(
+    submissions: pd.DataFrame,
+    who: list[str],
+    ascending: bool,
+    selections: int,
+    selected: Collection[str],
+) -> pd.DataFrame:
+    """Each participant's final entry: the best private score among the entries they selected,
+    or, where they selected none, among their best ``selections`` by public score (Kaggle's
+    rule; ties to the earlier). Entries with no private score yet rank last."""
+    chosen = submissions["run_id"].isin(set(selected))
+    has_choice = chosen.groupby([submissions[k] for k in who]).transform("any")
+    by_public = submissions.sort_values(
+        ["public_score", "submitted_at", "run_id"],
+        ascending=[ascending, True, True],
+        kind="stable",
+    )
+    auto = by_public.groupby(who, sort=False).head(selections).index
+    pool = submissions[(has_choice & chosen) | (~has_choice & submissions.index.isin(auto))]
+    pool = pool.sort_values(
+        ["private_score", "submitted_at", "run_id"],
+        ascending=[ascending, True, True],
+        kind="stable",
+        na_position="last",
+    )
+    return pool.drop_duplicates(who, keep="first").copy()
 
 
 def history(submissions: pd.DataFrame, participant: str | None = None) -> pd.DataFrame:

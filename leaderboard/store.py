@@ -17,7 +17,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,12 +26,29 @@ from harness.competition import Competition
 from harness.errors import StoreError
 from harness.files import file_lock
 from harness.settings import Settings
-from leaderboard.index import PREPARATION_TAG, STALE_MS, SWEPT_TAG
+from leaderboard.index import (
+    ERROR,
+    ERROR_TAG,
+    LATE_TAG,
+    PREPARATION_TAG,
+    SELECTED_TAG,
+    SELECTION,
+    SELECTS_TAG,
+    STALE_MS,
+    STATUS_TAG,
+    SWEPT_TAG,
+)
 from leaderboard.schema import EXPERIMENT_PREFIX, PRIVATE_SCORE, PUBLIC_SCORE, TAG
 
 if TYPE_CHECKING:
     import pandas as pd
     from mlflow import MlflowClient
+
+    from leaderboard.rules import Rules
+
+#: Called under the write lock just before a run is created: may refuse (raise) or return
+#: tags and metrics to add (the daily limit, the ladder's decision).
+UnderLock = Callable[["MlflowClient", str], tuple[dict[str, str], dict[str, float]]]
 
 
 @dataclass(frozen=True)
@@ -45,10 +62,12 @@ class Entry:
     message: str
     submitted_at: int  # ms since the epoch (the MLflow run's start time)
     public_score: float
-    private_score: float
+    private_score: float | None  # None: hidden until the competition ends
     extra: dict[str, float] = field(default_factory=dict)
     sha256: str = ""
     preparation: str = ""  # the sha256 of the answers it was scored on ("" unknown)
+    late: bool = False  # submitted after the end: shown, never ranked
+    tags: dict[str, str] = field(default_factory=dict)  # what the rules added (ladder)
 
 
 class Store:
@@ -56,6 +75,7 @@ class Store:
 
     def __init__(self, settings: Settings) -> None:
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         self.settings = settings
         settings.ensure_home()  # 0700: the store holds everyone's predictions
         self.uri = settings.tracking_uri
@@ -82,26 +102,26 @@ class Store:
         return self._client
 
     def _experiment_id(self, comp: Competition, *, create: bool) -> str | None:
+        found = self._experiment(comp, create=create)
+        return None if found is None else str(found.experiment_id)
+
+    def _experiment(self, comp: Competition, *, create: bool) -> Any:
+        """The competition's MLflow experiment (with its tags: the rules), or None."""
         from mlflow.exceptions import MlflowException
 
         name = EXPERIMENT_PREFIX + comp.id
         found = self.client.get_experiment_by_name(name)
-        if found is not None:
-            return str(found.experiment_id)
-        if not create:
-            return None
+        if found is not None or not create:
+            return found
         location = (self.settings.artifact_root / comp.id).as_uri() if self.is_local else None
-        try:
-            return str(
-                self.client.create_experiment(
-                    name, artifact_location=location, tags={f"{TAG}competition": comp.id}
-                )
+        with contextlib.suppress(MlflowException):  # made by another process meanwhile
+            self.client.create_experiment(
+                name, artifact_location=location, tags={f"{TAG}competition": comp.id}
             )
-        except MlflowException:  # created by another process in the meantime
-            found = self.client.get_experiment_by_name(name)
-            if found is None:
-                raise
-            return str(found.experiment_id)
+        found = self.client.get_experiment_by_name(name)
+        if found is None:
+            raise StoreError(f"MLflow store {self.uri}: could not create experiment {name}")
+        return found
 
     @contextlib.contextmanager
     def _writing(self, comp: Competition) -> Iterator[tuple[MlflowClient, str]]:
@@ -111,6 +131,22 @@ class Store:
             experiment = self._experiment_id(comp, create=True)
             assert experiment is not None
             yield client, experiment
+
+    # -- rules -----------------------------------------------------------------------------
+
+    def rules(self, comp: Competition) -> Rules:
+        """The competition's rules, from its experiment's tags (defaults when there is none)."""
+        from leaderboard.rules import Rules
+
+        with self._errors():
+            found = self._experiment(comp, create=False)
+        return Rules() if found is None else Rules.from_tags(found.tags)
+
+    def set_rules(self, comp: Competition, rules: Rules) -> Rules:
+        with self._writing(comp) as (client, experiment):
+            for key, value in rules.tags().items():
+                client.set_experiment_tag(experiment, key, value)
+        return rules
 
     def _db_path(self) -> Path:
         return Path(self.uri.removeprefix("sqlite:///"))
@@ -149,19 +185,23 @@ class Leaderboard(Store):
         kind: str,
         message: str,
         public_score: float,
-        private_score: float,
+        private_score: float | None,
         file: Path,
         extra: Mapping[str, float] | None = None,
         params: Mapping[str, Any] | None = None,
         tags: Mapping[str, str] | None = None,
         artifacts: Sequence[Path] = (),
         preparation: str | None = None,
+        late: bool = False,
+        under_lock: UnderLock | None = None,
     ) -> Entry:
         """Record a scored submission as one finished MLflow run; return its entry.
 
         ``preparation`` (the digest of the answers it was scored on; default: the current
         preparation's, none if not prepared) is tagged ``harness.preparation``: the board ranks
-        only the current preparation's entries."""
+        only the current preparation's entries. ``private_score`` None records none (hidden
+        until the end). ``under_lock`` runs under the write lock first: what it checks and the
+        run it lets through are one atomic step on this store."""
         from mlflow.entities import RunStatus
 
         from harness.data.preparation import manifest_or_none
@@ -181,14 +221,19 @@ class Leaderboard(Store):
             f"{TAG}file": file.name,
             "mlflow.note.content": message,
             **({PREPARATION_TAG: preparation} if preparation else {}),
+            **({LATE_TAG: "true"} if late else {}),
             **(tags or {}),
         }
         with self._writing(comp) as (client, experiment):
+            added_tags, added = under_lock(client, experiment) if under_lock else ({}, {})
+            run_tags.update(added_tags)
+            extra.update(added)
             run = client.create_run(
                 experiment, tags=run_tags, run_name=f"{participant} · {message[:40]}".strip(" ·")
             )
             run_id = run.info.run_id
-            metrics = {PUBLIC_SCORE: public_score, PRIVATE_SCORE: private_score, **extra}
+            private = {} if private_score is None else {PRIVATE_SCORE: private_score}
+            metrics = {PUBLIC_SCORE: public_score, **private, **extra}
             client.log_batch(
                 run_id, metrics=_metrics(metrics, _now_ms()), params=_params(params or {})
             )
@@ -208,47 +253,199 @@ class Leaderboard(Store):
             extra=extra,
             sha256=sha,
             preparation=run_tags.get(PREPARATION_TAG, ""),
+            late=late,
+            tags=added_tags,
         )
+
+    def record_error(
+        self,
+        comp: Competition,
+        *,
+        participant: str,
+        kind: str,
+        message: str,
+        file: str,
+        error: str,
+    ) -> str:
+        """Record an invalid submission (status error, the validator's message, no score and no
+        artifact: the file may be huge or hostile); return its run id. It never counts."""
+        from mlflow.entities import RunStatus
+
+        run_tags = {
+            f"{TAG}participant": participant,
+            f"{TAG}kind": kind,
+            f"{TAG}message": message,
+            f"{TAG}file": file[:250],
+            STATUS_TAG: ERROR,
+            ERROR_TAG: error[:5000],
+            "mlflow.note.content": f"{message}\n\nError: {error[:2000]}".strip(),
+        }
+        with self._writing(comp) as (client, experiment):
+            run = client.create_run(experiment, tags=run_tags, run_name=f"{participant} · error")
+            client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FINISHED))
+        return str(run.info.run_id)
+
+    def record_selection(
+        self,
+        comp: Competition,
+        *,
+        participant: str,
+        run_id: str,
+        selected: bool,
+        under_lock: Callable[[], None],
+    ) -> None:
+        """Record that ``participant`` selects (or unselects) their entry ``run_id`` as a final
+        submission: an event run, so the record stays append-only. ``under_lock`` checks the
+        allowance under the write lock first."""
+        from mlflow.entities import RunStatus
+
+        run_tags = {
+            f"{TAG}participant": participant,
+            f"{TAG}kind": SELECTION,
+            SELECTS_TAG: run_id,
+            SELECTED_TAG: "true" if selected else "false",
+        }
+        with self._writing(comp) as (client, experiment):
+            under_lock()
+            name = f"{participant} · {'select' if selected else 'unselect'} {run_id[:8]}"
+            run = client.create_run(experiment, tags=run_tags, run_name=name)
+            client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FINISHED))
+
+    def count_since(
+        self,
+        comp: Competition,
+        participant: str,
+        since: Any,
+        client: MlflowClient | None = None,
+        experiment: str | None = None,
+    ) -> int:
+        """How many valid submissions ``participant`` made since the datetime ``since``, read
+        from MLflow itself (not the index): under the write lock it is the truth."""
+        return sum(
+            1
+            for run in self._mine(
+                comp, participant, int(since.timestamp() * 1000), client, experiment
+            )
+            if run.data.tags.get(STATUS_TAG) != ERROR and PUBLIC_SCORE in run.data.metrics
+        )
+
+    def last_accepted(
+        self,
+        comp: Competition,
+        participant: str,
+        client: MlflowClient | None = None,
+        experiment: str | None = None,
+    ) -> dict[str, Any] | None:
+        """Ladder mode: the participant's last submission the ladder accepted (its sha256 and
+        the score it showed), or None."""
+        from leaderboard.index import LADDER_TAG
+        from leaderboard.ranking import LADDER_SCORE
+
+        accepted = [
+            run
+            for run in self._mine(comp, participant, 0, client, experiment)
+            if run.data.tags.get(LADDER_TAG) == "accepted" and LADDER_SCORE in run.data.metrics
+        ]
+        if not accepted:
+            return None
+        last = max(accepted, key=lambda r: (r.info.start_time, r.info.run_id))
+        return {
+            "sha256": last.data.tags.get(f"{TAG}sha256", ""),
+            "shown": last.data.metrics[LADDER_SCORE],
+        }
+
+    def _mine(
+        self,
+        comp: Competition,
+        participant: str,
+        since_ms: int,
+        client: MlflowClient | None,
+        experiment: str | None,
+    ) -> list[Any]:
+        from mlflow.entities import ViewType
+
+        from leaderboard.index import search
+
+        with self._errors():
+            client = client or self.client
+            experiment = experiment or self._experiment_id(comp, create=False)
+            if experiment is None:
+                return []
+            # names are checked (no quote can reach the filter: see leaderboard.submit)
+            query = (
+                f"tags.`{TAG}participant` = '{participant}' and attributes.status = 'FINISHED'"
+                f" and attributes.start_time >= {since_ms}"
+            )
+            runs = search(client, experiment, query, ViewType.ACTIVE_ONLY)
+        return [r for r in runs if r.data.tags.get(f"{TAG}kind") != SELECTION]
+
+    def fetch_artifact(self, run_id: str, name: str, into: Path) -> Path:
+        """Download a run's artifact ``name`` into the folder ``into``; return its path."""
+        with self._errors():
+            return Path(self.client.download_artifacts(run_id, name, str(into)))
+
+    def add_private_scores(
+        self, comp: Competition, scores: Mapping[str, Mapping[str, float]]
+    ) -> None:
+        """Log private scores on finished entries (the end of a competition that hid them) and
+        bump the experiment's generation, so every index rebuilds."""
+        from leaderboard.rules import GRADED_TAG
+
+        with self._writing(comp) as (client, experiment):
+            stamp = _now_ms()
+            for run_id, metrics in scores.items():
+                client.log_batch(run_id, metrics=_metrics(metrics, stamp))
+            client.set_experiment_tag(experiment, GRADED_TAG, str(stamp))
 
     # -- reading ---------------------------------------------------------------------------
 
-    def submissions(self, comp: Competition, *, rebuild: bool = False) -> pd.DataFrame:
-        """Every finished submission (one row each), from the index kept in sync with MLflow."""
+    def records(self, comp: Competition, *, rebuild: bool = False) -> pd.DataFrame:
+        """Every finished harness run (entries, errors, selection events; see
+        :func:`leaderboard.index.frame`), from the index kept in sync with MLflow."""
+        return self.records_and_rules(comp, rebuild=rebuild)[0]
+
+    def records_and_rules(
+        self, comp: Competition, *, rebuild: bool = False
+    ) -> tuple[pd.DataFrame, Rules]:
+        """:meth:`records` and :meth:`rules` from one read of the experiment."""
         from leaderboard.index import RunIndex
+        from leaderboard.rules import GRADED_TAG, Rules
 
         with self._errors():
-            experiment = self._experiment_id(comp, create=False)
-            index = RunIndex(self.settings.cache_dir, self.uri, experiment, local=self.is_local)
-            return index.submissions(
+            found = self._experiment(comp, create=False)
+            experiment = None if found is None else str(found.experiment_id)
+            tags = {} if found is None else found.tags
+            index = RunIndex(
+                self.settings.cache_dir,
+                self.uri,
+                experiment,
+                local=self.is_local,
+                generation=tags.get(GRADED_TAG, ""),
+            )
+            records = index.submissions(
                 self.client, rebuild=rebuild, sweep=lambda: self.sweep_stale(comp)
             )
+        return records, Rules.from_tags(tags)
 
-    def submissions_from_mlflow(self, comp: Competition) -> pd.DataFrame:
-        """The same frame as :meth:`submissions`, read from MLflow in full (no index)."""
+    def submissions(self, comp: Competition, *, rebuild: bool = False) -> pd.DataFrame:
+        """Every scored submission (one row each), from the index kept in sync with MLflow."""
+        from leaderboard.index import entries
+
+        return entries(self.records(comp, rebuild=rebuild))
+
+    def records_from_mlflow(self, comp: Competition) -> pd.DataFrame:
+        """The same frame as :meth:`records`, read from MLflow in full (no index)."""
         from leaderboard.index import scan
 
         with self._errors():
             experiment = self._experiment_id(comp, create=False)
             return scan(self.client, experiment)
 
-    def standings(
-        self, comp: Competition, *, private: bool = False, all_preparations: bool = False
-    ) -> pd.DataFrame:
-        """Standings of the current preparation's entries (``all_preparations``: every entry,
-        with a ``preparation`` column); ``.attrs["note"]`` says how many were left out."""
-        from harness.data.preparation import manifest_or_none
-        from leaderboard.ranking import standings
+    def submissions_from_mlflow(self, comp: Competition) -> pd.DataFrame:
+        """The same frame as :meth:`submissions`, read from MLflow in full (no index)."""
+        from leaderboard.index import entries
 
-        subs = self.submissions(comp)
-        manifest = manifest_or_none(comp, self.settings)  # read once: digest and date
-        current = _current_preparation(subs, manifest)
-        return standings(
-            _adopt_untagged(subs, manifest, current),
-            greater_is_better=comp.metric.greater_is_better,
-            private=private,
-            preparation=current,
-            all_preparations=all_preparations,
-        )
+        return entries(self.records_from_mlflow(comp))
 
     def sweep_stale(self, comp: Competition, older_than_ms: int = STALE_MS) -> list[str]:
         """Mark FAILED, tagged ``harness.swept`` with the reason, every submission run still
@@ -296,13 +493,8 @@ class Leaderboard(Store):
                     swept.append(run.info.run_id)
             return swept
 
-    def history(self, comp: Competition, participant: str | None = None) -> pd.DataFrame:
-        from leaderboard.ranking import history
 
-        return history(self.submissions(comp), participant)
-
-
-def _current_preparation(submissions: pd.DataFrame, manifest: Mapping[str, Any] | None) -> str:
+def current_preparation(submissions: pd.DataFrame, manifest: Mapping[str, Any] | None) -> str:
     """The digest of the competition's preparation here (``manifest``); where it is not
     prepared (a reader of a team's tracking server), that of the latest entry."""
     if manifest is not None:
@@ -312,7 +504,7 @@ def _current_preparation(submissions: pd.DataFrame, manifest: Mapping[str, Any] 
     return str(submissions["preparation"].iloc[-1])
 
 
-def _adopt_untagged(
+def adopt_untagged(
     submissions: pd.DataFrame, manifest: Mapping[str, Any] | None, current: str
 ) -> pd.DataFrame:
     """Entries recorded before runs carried ``harness.preparation`` but after the current

@@ -3,7 +3,8 @@
 ``harness.submit`` (the notebook API and the CLI) and the tuner (a baseline's best trial) both
 call :func:`submit` with objects, a :class:`~harness.competition.Competition` and
 :class:`~harness.settings.Settings`. An invalid submission raises
-:class:`~harness.errors.InvalidSubmission` and records nothing.
+:class:`~harness.errors.InvalidSubmission` and is recorded as an error (no score; it does not
+count against the daily limit); the competition's rules apply (:mod:`leaderboard.rules`).
 
 Names and messages are data that every view prints, so they are checked first
 (:class:`~harness.errors.InvalidName`, nothing recorded): a participant name is 1 to 64
@@ -20,6 +21,7 @@ Every entry records the preparation it was scored on (the tag ``harness.preparat
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +32,14 @@ from harness.data.preparation import reading
 from harness.data.scoring import score
 from harness.data.submission_file import as_file
 from harness.data.validation import validate
-from harness.errors import InvalidName, printable
+from harness.errors import InvalidName, InvalidSubmission, LimitReached, printable
+from harness.files import sha256_file
 from harness.settings import Settings
+from leaderboard.index import LADDER_TAG
+from leaderboard.ranking import CV_SCORE, LADDER_SCORE
+from leaderboard.rows import RowStore
+from leaderboard.rules import Rules, day_start, limit_message, now_utc
+from leaderboard.stats import Ladder
 from leaderboard.store import Entry, Leaderboard, preparation_digest
 
 #: What a participant name may hold besides letters (any script) and the digits 0-9.
@@ -78,13 +86,22 @@ def _is_control(ch: str) -> bool:
 @dataclass(frozen=True)
 class SubmissionResult:
     entry: Entry
-    rank: int  # the participant's rank on the public leaderboard after this submission
+    rank: int | None  # the participant's public rank after this submission (None: late)
     participants: int
     best_public: float  # the participant's best public score so far (their ranked entry)
+    left_today: int | None = None  # valid submissions left today (UTC); None: no limit
+    daily_limit: int | None = None
+    warnings: tuple[str, ...] = ()
+    shown_score: float | None = None  # ladder mode: the score the ladder shows (else public)
+    rules: Rules | None = None
 
     @property
     def public_score(self) -> float:
         return self.entry.public_score
+
+    @property
+    def late(self) -> bool:
+        return self.entry.late
 
 
 def submit(
@@ -99,20 +116,49 @@ def submit(
     metrics: Mapping[str, float] | None = None,
     tags: Mapping[str, str] | None = None,
     artifacts: Sequence[Path] = (),
+    cv: float | None = None,
 ) -> SubmissionResult:
     """Validate ``predictions`` (a CSV path or a DataFrame), score them, record them as
     ``participant``'s run, and return the entry with the participant's public rank.
 
+    The competition's rules apply (:mod:`leaderboard.rules`): over the daily limit raises
+    :class:`~harness.errors.LimitReached` and records nothing; an invalid file is recorded
+    with status error and its message (it does not count) and raises
+    :class:`~harness.errors.InvalidSubmission`; before the end of a competition with a
+    deadline the private score is not computed; after the end the entry is late.
+
+    ``cv`` (the participant's own cross-validated score) is recorded as ``cv_score``;
     ``metrics``, ``params``, ``tags`` and ``artifacts`` are logged on the run too (baselines
     log their CV score and config there)."""
     check_participant(participant)
     check_message(message)
     board = Leaderboard(settings)
+    rules = board.rules(comp)
+    now = now_utc()
+    late = rules.ended(now)
+    if rules.daily_limit is not None:
+        _check_limit(board, comp, participant, rules.daily_limit, now)  # fail fast
+    extra_metrics = {**(metrics or {}), **({CV_SCORE: float(cv)} if cv is not None else {})}
     with as_file(predictions, settings) as (path, name, frame):
         with reading(comp, settings):  # one preparation's sample and answers, never a mix
             preparation = preparation_digest(comp, settings)
-            aligned = validate(comp, settings, path, name=name, dataframe=frame)
-            scores = score(comp, settings, aligned)
+            try:
+                aligned = validate(comp, settings, path, name=name, dataframe=frame)
+            except InvalidSubmission as exc:
+                board.record_error(
+                    comp,
+                    participant=participant,
+                    kind=kind,
+                    message=message,
+                    file=name,
+                    error="; ".join(exc.problems),
+                )
+                raise
+            scores = score(comp, settings, aligned, private=not rules.hides_private(now))
+        sha = sha256_file(path)
+        cache = RowStore(comp, settings, preparation)
+        for half, values in scores.rows.items():
+            cache.put(sha, half, values)
         entry = board.record(
             comp,
             participant=participant,
@@ -121,17 +167,133 @@ def submit(
             public_score=scores.public,
             private_score=scores.private,
             file=path,
-            extra={**scores.extra, **(metrics or {})},
+            extra={**scores.extra, **extra_metrics},
             params=params,
             tags=tags,
             artifacts=artifacts,
             preparation=preparation,
+            late=late,
+            under_lock=_rules_under_lock(
+                board, comp, rules, participant, now, late, scores.rows.get("public"), cache
+            ),
         )
-    table = board.standings(comp)
-    mine = table[table["participant"] == participant]
+    return _result(board, comp, entry, rules, scores.rows.get("public"), now)
+
+
+def _check_limit(
+    board: Leaderboard, comp: Competition, participant: str, limit: int, now: dt.datetime
+) -> int:
+    """How many valid submissions ``participant`` made today (UTC); raise at the limit."""
+    used = board.count_since(comp, participant, day_start(now))
+    if used >= limit:
+        raise LimitReached(limit_message(used, limit, now))
+    return used
+
+
+def _rules_under_lock(
+    board: Leaderboard,
+    comp: Competition,
+    rules: Rules,
+    participant: str,
+    now: dt.datetime,
+    late: bool,
+    public_rows: Any,
+    cache: RowStore,
+) -> Any:
+    """The check run under the write lock: the daily limit counted again (16 racing processes
+    get exactly the limit through), and the ladder's decision against the last accepted
+    entry."""
+
+    def check(client: Any, experiment: str) -> tuple[dict[str, str], dict[str, float]]:
+        if rules.daily_limit is not None:
+            used = board.count_since(comp, participant, day_start(now), client, experiment)
+            if used >= rules.daily_limit:
+                raise LimitReached(limit_message(used, rules.daily_limit, now))
+        if not rules.ladder or late or public_rows is None:
+            return {}, {}
+        ladder = Ladder(comp.metric.reduce, comp.metric.greater_is_better)
+        last = board.last_accepted(comp, participant, client, experiment)
+        if last is not None:
+            best = cache.get(last["sha256"], "public")
+            if best is not None and best.size == public_rows.size:
+                ladder.resume(best, last["shown"])
+        step = ladder.step(public_rows)
+        return {LADDER_TAG: "accepted" if step.accepted else "held"}, {LADDER_SCORE: step.shown}
+
+    return check
+
+
+def _result(
+    board: Leaderboard,
+    comp: Competition,
+    entry: Entry,
+    rules: Rules,
+    public_rows: Any,
+    now: dt.datetime,
+) -> SubmissionResult:
+    from leaderboard.board import Snapshot
+    from leaderboard.index import entries
+    from leaderboard.ranking import standings
+
+    snap = Snapshot.read(board, comp)
+    mine = entries(snap.records)
+    mine = mine[mine["participant"] == entry.participant]
+    warnings = [*_duplicates(mine, entry), *_overfitting(comp, entry, public_rows)]
+    ranked = snap.entries()
+    ranked = ranked[~ranked["late"].astype(bool)]
+    table = standings(
+        ranked,
+        greater_is_better=comp.metric.greater_is_better,
+        preparation=snap.preparation,
+        ladder=rules.ladder,
+    )
+    row = table[table["participant"] == entry.participant]
+    left = None
+    if rules.daily_limit is not None:
+        today = day_start(now).timestamp() * 1000
+        before = (mine["submitted_at"] >= today) & (mine["run_id"] != entry.run_id)
+        left = max(rules.daily_limit - int(before.sum()) - 1, 0)
+    shown = entry.extra.get(LADDER_SCORE) if rules.ladder else None
     return SubmissionResult(
         entry=entry,
-        rank=int(mine["rank"].iloc[0]),
+        rank=None if entry.late or row.empty else int(row["rank"].iloc[0]),
         participants=len(table),
-        best_public=float(mine["score"].iloc[0]),
+        best_public=float(row["score"].iloc[0]) if len(row) else float("nan"),
+        left_today=left,
+        daily_limit=rules.daily_limit,
+        warnings=tuple(warnings),
+        shown_score=shown,
+        rules=rules,
     )
+
+
+def _duplicates(mine: Any, entry: Entry) -> list[str]:
+    same = mine[(mine["sha256"] == entry.sha256) & (mine["run_id"] != entry.run_id)]
+    if same.empty:
+        return []
+    first = same.iloc[0]
+    when = dt.datetime.fromtimestamp(first["submitted_at"] / 1000, dt.UTC)
+    more = f" (and {len(same) - 1} more)" if len(same) > 1 else ""
+    return [
+        f"this file is byte-identical to your submission {first['run_id'][:8]} of "
+        f"{when:%Y-%m-%d %H:%M} UTC{more}: it scores the same and uses a submission"
+    ]
+
+
+def _overfitting(comp: Competition, entry: Entry, public_rows: Any) -> list[str]:
+    """Warn when the public score beats the participant's own CV by more than two standard
+    errors of the public score: more than the noise of the public rows explains."""
+    from leaderboard.stats import se_of
+
+    cv = entry.extra.get(CV_SCORE)
+    if cv is None or public_rows is None:
+        return []
+    se = se_of(public_rows, comp.metric.reduce)
+    gap = entry.public_score - cv if comp.metric.greater_is_better else cv - entry.public_score
+    if not se > 0 or gap <= 2 * se:
+        return []
+    return [
+        f"the public score {entry.public_score:.5f} beats your CV {cv:.5f} by {gap:.5f}, more "
+        f"than the noise of {public_rows.size:,} public rows explains (2 SE = {2 * se:.5f}): "
+        "the public board flatters this submission; trust the CV"
+    ]

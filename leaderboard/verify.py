@@ -122,7 +122,7 @@ def verify(
         client = board.client
         say("reading the runs from MLflow", 0, None)
         runs = [r for r in search(client, experiment, "", _active()) if _is_entry(r)]
-        finished = [r for r in runs if r.info.status == "FINISHED"]
+        finished = [r for r in runs if r.info.status == "FINISHED" and _scored(r)]
         report.submissions = len(finished)
         _check_submissions(comp, settings, client, finished, report, say)
         _check_stale(comp, board, runs, sweep, grace_ms, report)
@@ -286,9 +286,14 @@ def _check_submissions(
             report.add("regrade", f"run {_rid(rid)}: {graded}", rid)
             continue
         recorded = run.data.metrics
+        hidden = PRIVATE_SCORE not in recorded  # not scored yet: the competition hides it
         for metric, value in graded.items():
-            if metric not in recorded and metric not in (PUBLIC_SCORE, PRIVATE_SCORE):
-                continue  # an extra metric this run did not record
+            if (
+                metric not in recorded
+                and metric != PUBLIC_SCORE
+                and (metric != PRIVATE_SCORE or hidden)
+            ):
+                continue  # an extra metric this run did not record, or a hidden private score
             stored = recorded.get(metric)
             if stored is None or not _same(stored, value):
                 shown = _pair(value, stored)
@@ -358,6 +363,14 @@ def _grade_all(
     return out
 
 
+def _scored(run: Run) -> bool:
+    """An entry with a file and a score (not an invalid submission, not a selection event)."""
+    from leaderboard.index import SELECTION, STATUS_TAG
+
+    tags = run.data.tags
+    return tags.get(f"{TAG}kind") != SELECTION and tags.get(STATUS_TAG) != "error"
+
+
 def _forked_grade(job: tuple[str, str]) -> Grade:
     assert _FORKED is not None
     return _grade(*_FORKED, Path(job[0]), job[1])
@@ -379,6 +392,7 @@ def _grade(comp: Competition, settings: Settings, path: Path, name: str) -> Grad
         scores = score(comp, settings, aligned)
     except HarnessError as exc:
         return f"could not score the artifact: {exc}"
+    assert scores.private is not None
     return {PUBLIC_SCORE: scores.public, PRIVATE_SCORE: scores.private, **scores.extra}
 
 

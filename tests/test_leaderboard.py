@@ -129,13 +129,22 @@ def test_submit_takes_a_dataframe_and_history_lists_submissions_oldest_first(
     assert len(harness.submissions("titanic")) == 3
 
 
-def test_an_invalid_submission_records_nothing(titanic: Path, tmp_path: Path) -> None:
+def test_an_invalid_submission_is_listed_as_an_error_and_never_ranked(
+    titanic: Path, tmp_path: Path
+) -> None:
     harness.submit("titanic", titanic / "sample_submission.csv", participant="ann")
     bad = tmp_path / "bad.csv"
     bad.write_text("PassengerId,Survived\n1,7\n")
-    with pytest.raises(harness.InvalidSubmission):
-        harness.submit("titanic", bad, participant="ann")
-    assert len(harness.submissions("titanic")) == 1
+    with pytest.raises(harness.InvalidSubmission) as raised:
+        harness.submit("titanic", bad, participant="ann", message="oops")
+    listed = harness.submissions("titanic")
+    assert listed["status"].tolist() == ["complete", "Error"]
+    error = listed.iloc[1]
+    assert error["file"] == "bad.csv" and error["message"] == "oops"
+    assert error["error"] == "; ".join(raised.value.problems)
+    assert error["public_score"] != error["public_score"]  # NaN: never scored
+    board = harness.leaderboard("titanic")
+    assert board["submissions"].tolist() == [1]  # the error is not an entry
 
 
 def _record(board: Leaderboard, file: Path, who: str, public: float) -> str:
@@ -201,7 +210,7 @@ def test_the_index_is_rebuilt_from_mlflow_alone_when_deleted(
     for i in range(3):
         _record(board, titanic / "sample_submission.csv", f"p{i}", i / 10)
     before = harness.leaderboard("titanic")
-    for path in settings.cache_dir.iterdir():
+    for path in settings.cache_dir.glob("runs-*.json"):
         path.unlink()
     pd.testing.assert_frame_equal(harness.leaderboard("titanic"), before)
 

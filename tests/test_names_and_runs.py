@@ -180,7 +180,7 @@ def test_entries_of_an_earlier_preparation_are_not_ranked_by_default(
 
     table = run("leaderboard", "titanic")
     assert table.exit_code == 0, table.stderr
-    assert "new" in table.stdout and "old" not in table.stdout
+    assert "│ new " in table.stdout and "│ old " not in table.stdout
     assert note in table.stdout
     shown = run("leaderboard", "titanic", "--all-preparations")
     assert "old" in shown.stdout and "preparation" in shown.stdout

@@ -1,0 +1,117 @@
+"""The host's and the participants' rule actions: set the rules, select final submissions,
+end (reveal) a competition. Reading the boards is :mod:`leaderboard.board`; submitting is
+:mod:`leaderboard.submit`."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from harness.competition import Competition
+from harness.errors import HarnessError, NotPrepared, RuleBroken, printable
+from leaderboard.board import Snapshot, grade
+from leaderboard.index import entries
+from leaderboard.rules import Rules, now_utc, stamp
+from leaderboard.store import Leaderboard
+
+KEEP = "keep"
+
+
+def set_rules(
+    board: Leaderboard,
+    comp: Competition,
+    *,
+    daily_limit: Any = KEEP,
+    deadline: Any = KEEP,
+    selections: int | None = None,
+    ladder: bool | None = None,
+) -> Rules:
+    """Change some rules (``KEEP`` leaves one as it is; None clears a limit or deadline)."""
+    rules = board.rules(comp).changed(
+        daily_limit=daily_limit, deadline=deadline, selections=selections, ladder=ladder
+    )
+    return board.set_rules(comp, rules)
+
+
+def select(
+    board: Leaderboard,
+    comp: Competition,
+    participant: str,
+    submission: str,
+    *,
+    selected: bool = True,
+) -> dict[str, Any]:
+    """Select (or unselect) one of ``participant``'s entries as a final submission, named by
+    its run id or a unique prefix of it (8 characters, as `harness submissions` shows);
+    returns the entry and the participant's selections after it. Refused after the end, for
+    another participant's entry, a late or invalid one, or beyond the allowance."""
+    now = now_utc()
+    snap = Snapshot.read(board, comp)
+    rules = snap.rules
+    if rules.ended(now):
+        end = rules.end
+        assert end is not None
+        raise RuleBroken(f"selections closed at the end of the competition ({stamp(end)})")
+    run = _find(snap, submission)
+    shown = printable(submission, limit=40)
+    if run["participant"] != participant:
+        raise RuleBroken(f"submission {shown} is not yours ({printable(participant)})")
+    if run["status"] != "complete":
+        raise RuleBroken(f"submission {shown} is invalid (status Error): it cannot be selected")
+    rid = str(run["run_id"])
+
+    def check() -> None:  # under the write lock: the allowance, counted from MLflow
+        fresh = Snapshot.read(board, comp)
+        mine = entries(fresh.records)
+        mine_ids = set(mine.loc[mine["participant"] == participant, "run_id"])
+        chosen = fresh.selected() & mine_ids
+        if selected and rid not in chosen and len(chosen) >= rules.selections:
+            listed = ", ".join(sorted(c[:8] for c in chosen))
+            raise RuleBroken(
+                f"final selections: {len(chosen)} of {rules.selections} used ({listed}); "
+                f"unselect one first (`harness select {comp.id} ID --unselect`)"
+            )
+
+    board.record_selection(
+        comp, participant=participant, run_id=rid, selected=selected, under_lock=check
+    )
+    after = Snapshot.read(board, comp)
+    mine = entries(after.records)
+    chosen = sorted(after.selected() & set(mine.loc[mine["participant"] == participant, "run_id"]))
+    return {"run_id": rid, "selected": selected, "selections": chosen, "allowed": rules.selections}
+
+
+def _find(snap: Snapshot, submission: str) -> Any:
+    text = submission.strip().lower()
+    records = snap.records[snap.records["status"] != "selection"]
+    if len(text) < 6 or not all(c in "0123456789abcdef" for c in text):
+        raise RuleBroken(
+            f"'{printable(submission, limit=40)}' is not a submission id: give at least 6 hex "
+            "digits of it, as `harness submissions` shows"
+        )
+    hits = records[records["run_id"].str.startswith(text)]
+    if hits.empty:
+        raise RuleBroken(f"no submission {text} in {snap.comp.id}")
+    if len(hits) > 1:
+        raise RuleBroken(f"{len(hits)} submissions start with {text}: give more digits")
+    return hits.iloc[0]
+
+
+def reveal(board: Leaderboard, comp: Competition) -> dict[str, Any]:
+    """End the competition now (if it has not ended) and compute every entry's private score
+    from its artifact. Only the host, who holds the answers, can."""
+    snap = Snapshot.read(board, comp)
+    if snap.manifest is None:
+        raise NotPrepared(comp.id, board.settings.home)
+    now = now_utc()
+    rules = snap.rules
+    if not rules.ended(now):
+        rules = board.set_rules(comp, dataclasses.replace(rules, revealed_at=now))
+        snap = Snapshot.read(board, comp)
+    try:
+        graded = grade(snap)
+    except HarnessError as exc:
+        raise HarnessError(f"the competition ended, but grading failed: {exc}") from exc
+    end = rules.end or now
+    return {"ended_at": end.astimezone(dt.UTC), "graded": graded, "rules": rules}

@@ -1,0 +1,226 @@
+"""A competition's rules, as Kaggle has them: a daily submission limit, a deadline (or an end
+called by the host, :func:`~leaderboard.store.Leaderboard.reveal`), the number of final
+selections, and ladder mode. Stored as tags of the competition's MLflow experiment, so a team's
+tracking server and a laptop read the same rules.
+
+The defaults keep a learner alone where they were: no limit, no deadline, so no end, and the
+private board open to read (a *practice* competition, like Kaggle's after the end). A
+competition with a deadline *runs* until it: the private score is neither computed nor shown
+before the end; from the end on, submissions are still scored but are *late* (shown, never
+ranked), as on Kaggle.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from collections.abc import Mapping
+
+from harness.errors import RuleBroken
+from leaderboard.schema import TAG
+
+RULE = f"{TAG}rules."  # experiment tags: harness.rules.daily_limit, … .deadline, …
+REVEALED_TAG = f"{TAG}revealed_at"  # ISO time the host ended the competition
+GRADED_TAG = f"{TAG}graded_at"  # ms: when private scores were last added to finished runs
+DEFAULT_SELECTIONS = 2  # Kaggle's usual allowance of final submissions
+UTC = dt.UTC
+
+
+def clock() -> float:
+    """Seconds since the epoch: the one clock every rule reads (tests replace it)."""
+    return time.time()
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.fromtimestamp(clock(), UTC)
+
+
+@dataclasses.dataclass(frozen=True)
+class Rules:
+    daily_limit: int | None = None  # valid submissions per participant per UTC day
+    deadline: dt.datetime | None = None  # UTC
+    selections: int = DEFAULT_SELECTIONS
+    ladder: bool = False
+    revealed_at: dt.datetime | None = None
+
+    # -- the competition's phase ---------------------------------------------------------
+
+    @property
+    def end(self) -> dt.datetime | None:
+        """When the competition ends or ended: the reveal, else the deadline."""
+        ends = [t for t in (self.revealed_at, self.deadline) if t is not None]
+        return min(ends) if ends else None
+
+    def ended(self, now: dt.datetime | None = None) -> bool:
+        end = self.end
+        return end is not None and (now or now_utc()) >= end
+
+    def hides_private(self, now: dt.datetime | None = None) -> bool:
+        """Private scores are neither computed nor shown: a deadline is set and not reached."""
+        return self.deadline is not None and not self.ended(now)
+
+    def phase(self, now: dt.datetime | None = None) -> str:
+        if self.ended(now):
+            return "ended"
+        return "running" if self.deadline is not None else "practice"
+
+    # -- messages --------------------------------------------------------------------------
+
+    def private_refusal(self, competition: str, now: dt.datetime | None = None) -> str:
+        assert self.deadline is not None
+        return (
+            f"the private leaderboard of {competition} is hidden until the competition ends "
+            f"(deadline {stamp(self.deadline)}, {until(self.deadline, now)}); the host can end "
+            f"it now with `harness reveal {competition}`"
+        )
+
+    def describe(self, competition: str, now: dt.datetime | None = None) -> list[str]:
+        now = now or now_utc()
+        limit = "none" if self.daily_limit is None else f"{self.daily_limit} per UTC day"
+        deadline = "none" if self.deadline is None else stamp(self.deadline)
+        if self.deadline is not None and not self.ended(now):
+            deadline += f" ({until(self.deadline, now)})"
+        lines = [
+            f"{competition} rules",
+            f"  daily limit      {limit} (valid submissions per participant; errors do not count)",
+            f"  deadline         {deadline}",
+            f"  final selections {self.selections} per participant "
+            "(none chosen: the best by public score)",
+            f"  ladder           {'on' if self.ladder else 'off'}",
+        ]
+        if self.revealed_at is not None:
+            lines.append(f"  revealed         {stamp(self.revealed_at)}")
+        phase = self.phase(now)
+        lines.append(
+            f"  phase            {phase}: "
+            + {
+                "practice": "no deadline; public and private boards open",
+                "running": "private scores hidden until the end",
+                "ended": "private board open; new submissions are late (never ranked)",
+            }[phase]
+        )
+        return lines
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "daily_limit": self.daily_limit,
+            "deadline": None if self.deadline is None else stamp(self.deadline, iso=True),
+            "selections": self.selections,
+            "ladder": self.ladder,
+            "revealed_at": None if self.revealed_at is None else stamp(self.revealed_at, iso=True),
+            "phase": self.phase(),
+        }
+
+    # -- stored form -----------------------------------------------------------------------
+
+    def tags(self) -> dict[str, str]:
+        """The experiment tags that store these rules ("" for unset)."""
+        return {
+            f"{RULE}daily_limit": "" if self.daily_limit is None else str(self.daily_limit),
+            f"{RULE}deadline": "" if self.deadline is None else stamp(self.deadline, iso=True),
+            f"{RULE}selections": str(self.selections),
+            f"{RULE}ladder": "true" if self.ladder else "false",
+            REVEALED_TAG: "" if self.revealed_at is None else stamp(self.revealed_at, iso=True),
+        }
+
+    @classmethod
+    def from_tags(cls, tags: Mapping[str, str]) -> Rules:
+        """Rules from experiment tags; a tag that does not parse (a hand edit) is an error that
+        names it, never a silent default."""
+
+        def get(name: str) -> str:
+            return tags.get(name, "").strip()
+
+        try:
+            limit = get(f"{RULE}daily_limit")
+            selections = get(f"{RULE}selections")
+            return cls(
+                daily_limit=int(limit) if limit else None,
+                deadline=parse_time(get(f"{RULE}deadline")) if get(f"{RULE}deadline") else None,
+                selections=int(selections) if selections else DEFAULT_SELECTIONS,
+                ladder=get(f"{RULE}ladder") == "true",
+                revealed_at=parse_time(get(REVEALED_TAG)) if get(REVEALED_TAG) else None,
+            )
+        except ValueError as exc:
+            raise RuleBroken(f"the competition's rule tags do not parse: {exc}") from exc
+
+    def changed(
+        self,
+        *,
+        daily_limit: int | str | None = "keep",
+        deadline: dt.datetime | str | None = "keep",
+        selections: int | None = None,
+        ladder: bool | None = None,
+    ) -> Rules:
+        """These rules with some changed ("keep" leaves one as it is; None clears a limit or a
+        deadline). Checks the values."""
+        out = self
+        if daily_limit != "keep":
+            if daily_limit is not None and (not isinstance(daily_limit, int) or daily_limit < 1):
+                raise RuleBroken(f"the daily limit must be a whole number ≥ 1, got {daily_limit}")
+            out = dataclasses.replace(out, daily_limit=daily_limit)  # type: ignore[arg-type]
+        if deadline != "keep":
+            if isinstance(deadline, str):
+                deadline = parse_time(deadline)
+            out = dataclasses.replace(out, deadline=deadline)
+        if selections is not None:
+            if selections < 1:
+                raise RuleBroken(f"final selections must be ≥ 1, got {selections}")
+            out = dataclasses.replace(out, selections=selections)
+        if ladder is not None:
+            out = dataclasses.replace(out, ladder=ladder)
+        return out
+
+
+def parse_time(text: str) -> dt.datetime:
+    """A UTC time from ``2027-01-31T23:59Z``, ``2027-01-31 23:59``, ``2027-01-31`` (the end of
+    that day is not implied: midnight at its start) or with an offset; naive means UTC."""
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"'{text}' is not a time: expected ISO 8601 such as 2027-01-31T23:59Z"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def stamp(when: dt.datetime, *, iso: bool = False) -> str:
+    when = when.astimezone(UTC)
+    if iso:
+        return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def until(when: dt.datetime, now: dt.datetime | None = None) -> str:
+    """'in 3 d 4 h', 'in 5 min', or 'passed'."""
+    seconds = (when - (now or now_utc())).total_seconds()
+    if seconds <= 0:
+        return "passed"
+    minutes = int(seconds // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"in {days} d {hours} h"
+    if hours:
+        return f"in {hours} h {mins} min"
+    return f"in {max(mins, 1)} min"
+
+
+def day_start(now: dt.datetime) -> dt.datetime:
+    """Midnight UTC starting ``now``'s day: the daily limit's window."""
+    now = now.astimezone(UTC)
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def limit_message(used: int, limit: int, now: dt.datetime) -> str:
+    nxt = day_start(now) + dt.timedelta(days=1)
+    return (
+        f"daily limit reached: {used} of {limit} used today (UTC), next at 00:00Z "
+        f"({until(nxt, now)})"
+    )
