@@ -26,6 +26,7 @@ Run from the repository root::
     .venv/bin/python bench/submit.py                 # 10 runs each (about 2 minutes)
     .venv/bin/python bench/submit.py --runs 3        # quick
     .venv/bin/python bench/submit.py --md /tmp/submit.md   # also write the tables as Markdown
+    .venv/bin/python bench/submit.py --rules         # with a daily limit, deadline and ladder
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ entry = board.record(comp, participant="phases", kind="submission", message="pha
                      public_score=scores.public, private_score=scores.private, file=path,
                      extra=scores.extra)
 mark("record (create_run, log_batch, log_artifact, set_terminated)")
-table = board.standings(comp)
+from leaderboard.board import standings
+table = standings(board, comp, stats=False)
 mark("standings (index sync + ranking)")
 print(json.dumps(out))
 """
@@ -104,9 +106,14 @@ def main() -> None:
     parser.add_argument("--no-breakdown", action="store_true", help="skip the profiles")
     parser.add_argument("--md", help="also write the tables as Markdown to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument(
+        "--rules",
+        action="store_true",
+        help="with a daily limit, a deadline (private hidden) and ladder mode on",
+    )
     args = parser.parse_args()
 
-    report = c.Report("harness submit titanic")
+    report = c.Report("harness submit titanic" + (" (rules on)" if args.rules else ""))
     report.note(
         f"Machine: {c.machine()}; {c.revision()}.\n"
         f"Median of {args.runs} runs per command, each a fresh "
@@ -131,6 +138,21 @@ def measure(tmp: Path, args: argparse.Namespace, report: c.Report) -> None:
 
     submit = [c.HARNESS, "submit", "titanic", str(preds), "-m", "bench", "--as", "bench"]
     c.run(submit, env)  # warm-up: creates and migrates mlflow.db, builds the index
+    if args.rules:  # every rule that adds work to a submit: limit, hidden private, ladder
+        c.run(
+            [
+                c.HARNESS,
+                "rules",
+                "titanic",
+                "--daily-limit",
+                "1000000",
+                "--deadline",
+                "2099-01-01T00:00Z",
+                "--ladder",
+            ],
+            env,
+        )
+        c.run(submit, env)
 
     # The floor works on a copy of the same database, so the same number of runs.
     floor_dir = tmp / "floor"

@@ -220,6 +220,8 @@ def test_no_private_score_anywhere_before_the_end_then_reveal(
             assert shown.exit_code == 0 and "ann" in shown.output
             assert "private" not in shown.output.replace(str(settings.home), "")
     assert "private_score" not in harness.submissions(COMP).columns
+    (report,) = harness.verify(COMP)  # hidden private scores are not a difference
+    assert report.findings == [] and report.submissions == 3
 
     ended = run("reveal", COMP, "--yes")
     assert ended.exit_code == 0, ended.output
@@ -257,6 +259,8 @@ def test_no_private_score_anywhere_before_the_end_then_reveal(
     out = run("submit", COMP, str(titanic / "sample_submission.csv"), "--as", "eve")
     assert "Late submission" in out.output and "never ranked" in out.output
     _agree(settings)
+    (report,) = harness.verify(COMP)  # graded private scores regrade the same
+    assert report.findings == [] and report.submissions == 5
 
 
 def test_a_passed_deadline_grades_on_the_first_private_read(
@@ -279,7 +283,9 @@ def test_a_passed_deadline_grades_on_the_first_private_read(
 # -- final selections ----------------------------------------------------------------------------
 
 
-def test_selections_pick_the_private_entry_and_have_an_allowance(titanic: Path) -> None:
+def test_selections_pick_the_private_entry_and_have_an_allowance(
+    titanic: Path, settings: Settings
+) -> None:
     harness.rules(COMP, selections=2)
     ids = [
         harness.submit(COMP, _predictions(titanic, i, good=i < 2), participant="ann").entry.run_id
@@ -308,6 +314,7 @@ def test_selections_pick_the_private_entry_and_have_an_allowance(titanic: Path) 
     assert harness.select(COMP, ids[1], participant="ann")["selections"] == sorted(ids[:2])
     flags = harness.submissions(COMP, "ann").set_index("run_id")["selected"]
     assert flags.to_dict() == {ids[0]: "yes", ids[1]: "yes", ids[2]: ""}
+    _agree(settings)
 
 
 # -- the statistics on the board -----------------------------------------------------------------
