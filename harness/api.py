@@ -135,6 +135,8 @@ def submit(
     tags: Mapping[str, str] | None = None,
     artifacts: Sequence[Path] = (),
     cv: float | None = None,
+    server: str | None = None,
+    token: str | None = None,
 ) -> SubmissionResult:
     """Validate, score and record a submission; return its entry and public rank.
 
@@ -145,7 +147,14 @@ def submit(
     warned of). Before the end of a competition with a deadline the result carries no private
     score (``entry.private_score`` is None). ``metrics``, ``params``, ``tags`` and
     ``artifacts`` are logged on the run too (baselines log their CV score and config there).
+
+    ``server`` submits to a hosted competition instead, as ``token`` (default
+    ``HARNESS_TOKEN``): the same result, scored by the host.
     """
+    if server or (
+        os.environ.get("HARNESS_SERVER") and participant is None and kind == "submission"
+    ):
+        return _remote_submit(competition, predictions, message, cv, server, token)
     from harness.registry import get_competition
     from leaderboard.submit import submit
 
@@ -164,6 +173,44 @@ def submit(
     )
 
 
+def _remote_submit(
+    competition: str,
+    predictions: Any,
+    message: str,
+    cv: float | None,
+    server: str | None,
+    token: str | None,
+) -> SubmissionResult:
+    import tempfile
+
+    from harness.client import Client
+    from leaderboard.submit import SubmissionResult
+
+    client = Client(server, token)
+    if isinstance(predictions, str | os.PathLike):
+        got = client.submit(competition, Path(predictions), message=message, cv=cv)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "submission.csv"
+            predictions.to_csv(path, index=False)
+            got = client.submit(competition, path, message=message, cv=cv)
+    return SubmissionResult.from_dict(got)
+
+
+def _frame(got: Mapping[str, Any]) -> pd.DataFrame:
+    """A server's table (columns and JSON records) as the DataFrame the local call returns."""
+    import pandas as pd
+
+    frame = pd.DataFrame(got["rows"], columns=got["columns"])
+    for column in ("submitted_at", "last"):
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column], utc=True)
+    frame.attrs["note"] = got.get("note", "")
+    if got.get("shakeup"):
+        frame.attrs["shakeup"] = got["shakeup"]
+    return frame
+
+
 def leaderboard(
     competition: str,
     *,
@@ -171,6 +218,8 @@ def leaderboard(
     all_preparations: bool = False,
     home: str | os.PathLike[str] | None = None,
     tracking_uri: str | None = None,
+    server: str | None = None,
+    token: str | None = None,
 ) -> pd.DataFrame:
     """Standings, one row per participant: public by default, private with rank change.
 
@@ -181,7 +230,12 @@ def leaderboard(
     :class:`~harness.errors.RuleBroken` before the end of a competition with a deadline.
 
     Only entries scored on the current preparation are ranked (``.attrs["note"]`` says how many
-    others there are); ``all_preparations`` ranks every entry, with a ``preparation`` column."""
+    others there are); ``all_preparations`` ranks every entry, with a ``preparation`` column.
+    ``server``/``token``: a hosted competition's board."""
+    if server:
+        from harness.client import Client
+
+        return _frame(Client(server, token).leaderboard(competition, private=private))
     from harness.registry import get_competition
     from leaderboard import Leaderboard
     from leaderboard.board import standings
@@ -201,10 +255,17 @@ def submissions(
     *,
     home: str | os.PathLike[str] | None = None,
     tracking_uri: str | None = None,
+    server: str | None = None,
+    token: str | None = None,
 ) -> pd.DataFrame:
     """Submission history, oldest first: id, time, participant, kind, file, message, status
     (complete, late or Error, with ``error``), public score (after the end, private too),
-    ``selected`` ("yes", or "auto" where Kaggle's rule picks for you) and ``run_id``."""
+    ``selected`` ("yes", or "auto" where Kaggle's rule picks for you) and ``run_id``.
+    ``server``/``token``: your submissions to a hosted competition."""
+    if server:
+        from harness.client import Client
+
+        return _frame(Client(server, token).submissions(competition))
     from harness.registry import get_competition
     from leaderboard import Leaderboard
     from leaderboard.board import submissions
@@ -252,9 +313,15 @@ def select(
     participant: str | None = None,
     home: str | os.PathLike[str] | None = None,
     tracking_uri: str | None = None,
+    server: str | None = None,
+    token: str | None = None,
 ) -> dict[str, Any]:
     """Select one of your submissions (its id, or 6+ leading hex digits) as a final one, or
     unselect it; returns ``{"run_id", "selected", "selections", "allowed"}``."""
+    if server:
+        from harness.client import Client
+
+        return Client(server, token).select(competition, submission, selected=not unselect)
     from harness.registry import get_competition
     from leaderboard import Leaderboard
     from leaderboard.referee import select as choose

@@ -38,6 +38,9 @@ class CompetitionType(click.ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         from harness.errors import UnknownCompetition
+
+        if _hosted_mode():  # the server answers 404 for a name it does not host
+            return str(value)
         from harness.registry import get_competition
 
         try:
@@ -86,6 +89,44 @@ def store_options(f: Callable[..., Any]) -> Callable[..., Any]:
         help="MLflow tracking URI [env MLFLOW_TRACKING_URI; default sqlite:///<home>/mlflow.db].",
     )(f)
     return home_option(f)
+
+
+def server_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--server`` and ``--token``: talk to a hosted competition (`harness serve`) instead of
+    a local store."""
+    f = click.option(
+        "--token",
+        envvar="HARNESS_TOKEN",
+        metavar="TOKEN",
+        help="Your token from the host [env HARNESS_TOKEN].",
+    )(f)
+    return click.option(
+        "--server",
+        envvar="HARNESS_SERVER",
+        metavar="URL",
+        help="A hosted competition server, e.g. http://host:8000 [env HARNESS_SERVER].",
+    )(f)
+
+
+def _hosted_mode() -> bool:
+    """Whether this command talks to a server: then the competition is the server's to know
+    (and the local registry, with its imports, stays unread)."""
+    import os
+
+    return bool(os.environ.get("HARNESS_SERVER")) or any(
+        a == "--server" or a.startswith("--server=") for a in sys.argv[1:]
+    )
+
+
+def _no_as_when_hosted(server: str | None) -> None:
+    ctx = click.get_current_context()
+    if (
+        server
+        and ctx.get_parameter_source("participant") == click.core.ParameterSource.COMMANDLINE
+    ):
+        raise click.UsageError(
+            "--as is refused on a hosted competition: your identity is your token (HARNESS_TOKEN)"
+        )
 
 
 def participant_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -219,6 +260,7 @@ def describe(competition: str, home: str | None) -> None:
     "Participant name: up to 64 letters, digits, spaces and . _ - / @ + : "
     "[env HARNESS_PARTICIPANT; default: your user name]."
 )
+@server_options
 @store_options
 def submit(
     competition: str,
@@ -226,6 +268,8 @@ def submit(
     message: str,
     cv: float | None,
     participant: str | None,
+    server: str | None,
+    token: str | None,
     home: str | None,
     tracking_uri: str | None,
 ) -> None:
@@ -233,68 +277,77 @@ def submit(
 
     The competition's rules apply (`harness rules`): the daily limit, the hidden private
     score before the end, late entries after it. An invalid file is listed in
-    `harness submissions` with its error and does not count.
+    `harness submissions` with its error and does not count. With --server (or
+    HARNESS_SERVER) the file is uploaded to a hosted competition and scored there.
 
     \b
     Example:
       harness submit titanic preds.csv -m "gbm, 5 features" --cv 0.83 --as alice
     """
-    import harness
+    if server:
+        from harness.client import Client
 
-    result = harness.submit(
-        competition,
-        file,
-        message=message,
-        participant=participant,
-        cv=cv,
-        home=home,
-        tracking_uri=tracking_uri,
-    )
-    entry = result.entry
-    comp = _competition(competition)
-    who = printable(entry.participant)
-    what = f"({comp.metric.name}, {comp.metric.direction}"
-    if result.shown_score is not None:  # ladder mode: the raw public score stays unseen
-        held = entry.tags.get("harness.ladder") == "held"
+        _no_as_when_hosted(server)
+        got = Client(server, token).submit(competition, file, message=message, cv=cv)
+    else:
+        import harness
+
+        result = harness.submit(
+            competition,
+            file,
+            message=message,
+            participant=participant,
+            cv=cv,
+            home=home,
+            tracking_uri=tracking_uri,
+        )
+        got = result.as_dict(_competition(competition))
+    _say_submitted(competition, got)
+
+
+def _say_submitted(competition: str, got: dict[str, Any]) -> None:
+    """A submission's result (:meth:`leaderboard.submit.SubmissionResult.as_dict`), printed
+    the same whether it was scored here or on a server."""
+    who = printable(got["participant"])
+    what = f"({got['metric']}, {got['direction']}"
+    if got["shown_score"] is not None:  # ladder mode: the raw public score stays unseen
         click.echo(
-            f"{competition}: {who}'s submission shows {result.shown_score:.5f} on the ladder "
+            f"{competition}: {who}'s submission shows {got['shown_score']:.5f} on the ladder "
             f"{what}): "
             + (
                 "not better than your best by more than the noise, so your shown score stays."
-                if held
+                if got["ladder"] == "held"
                 else "a new best beyond the noise."
             )
         )
     else:
         extra = "".join(
-            f", {k.removesuffix('_public')} {v:.5f}"
-            for k, v in entry.extra.items()
-            if k.endswith("_public")
+            f", {k.removesuffix('_public')} {v:.5f}" for k, v in got["extra_public"].items()
         )
         click.echo(
-            f"{competition}: {who}'s submission scored {entry.public_score:.5f}"
+            f"{competition}: {who}'s submission scored {got['public_score']:.5f}"
             f" on the public leaderboard {what}{extra})."
         )
-    if result.late:
-        private = "" if entry.private_score is None else f" Private {entry.private_score:.5f}."
+    if got["late"]:
+        private = got["private_score"]
+        said = "" if private is None else f" Private {private:.5f}."
         click.echo(
             f"Late submission: the competition has ended, so it is shown in "
-            f"`harness submissions {competition}` but never ranked.{private}"
+            f"`harness submissions {competition}` but never ranked.{said}"
         )
     else:
-        hidden = result.rules is not None and result.rules.hides_private()
         tail = (
             "Private scores are hidden until the competition ends."
-            if hidden
+            if got["hidden_private"]
             else f"Private scores: `harness leaderboard {competition} --private`."
         )
         click.echo(
-            f"Rank {result.rank} of {result.participants} (your best: "
-            f"{result.best_public:.5f}). {tail}"
+            f"Rank {got['rank']} of {got['participants']} (your best: "
+            f"{got['best_public']:.5f}). {tail}"
         )
-    if result.left_today is not None:
-        click.echo(f"{result.left_today} of {result.daily_limit} submissions left today (UTC).")
-    for warning in result.warnings:
+    if got["left_today"] is not None:
+        click.echo(f"{got['left_today']} of {got['daily_limit']} submissions left today (UTC).")
+    for warning in got["warnings"]:
         click.echo(f"warning: {printable(warning)}", err=True)
 
 
@@ -319,30 +372,42 @@ def validate(competition: str, file: Path, home: str | None) -> None:
 @COMPETITION
 @participant_option("Only this participant's submissions.")
 @FORMAT
+@server_options
 @store_options
 def submissions(
-    competition: str, participant: str | None, fmt: str, home: str | None, tracking_uri: str | None
+    competition: str,
+    participant: str | None,
+    fmt: str,
+    server: str | None,
+    token: str | None,
+    home: str | None,
+    tracking_uri: str | None,
 ) -> None:
     """Submission history, oldest first: id, time, file, message, status (complete, late or
-    Error with its message), public score, final selection.
+    Error with its message), public score, final selection. On a server: yours only.
 
     \b
     Example:
       harness submissions titanic --as alice
     """
-    import harness
+    if server:
+        from harness.client import Client
 
-    frame = harness.submissions(competition, participant, home=home, tracking_uri=tracking_uri)
+        _no_as_when_hosted(server)
+        got = Client(server, token).submissions(competition)
+        columns, rows, store = got["columns"], got["rows"], server
+    else:
+        import harness
+
+        frame = harness.submissions(competition, participant, home=home, tracking_uri=tracking_uri)
+        if fmt == "csv":
+            _print_frame(frame, fmt, title="")
+            return
+        columns, rows, store = list(frame.columns), _records(frame), _store(home, tracking_uri)
     if fmt == "table":
-        frame = frame.drop(columns=["run_id"])
-        if not (frame["status"] == "Error").any():
-            frame = frame.drop(columns=["error"])
-    _print_frame(
-        frame,
-        fmt,
-        title=f"{competition} submissions",
-        store=_store(home, tracking_uri),
-    )
+        drop = {"run_id"} | ({"error"} if all(r["status"] != "Error" for r in rows) else set())
+        columns = [c for c in columns if c not in drop]
+    _print_rows(columns, rows, fmt, title=f"{competition} submissions", store=store)
 
 
 @cli.command()
@@ -358,12 +423,15 @@ def submissions(
     help="Rank entries scored on earlier preparations too, with a column saying which.",
 )
 @FORMAT
+@server_options
 @store_options
 def leaderboard(
     competition: str,
     private: bool,
     all_preparations: bool,
     fmt: str,
+    server: str | None,
+    token: str | None,
     home: str | None,
     tracking_uri: str | None,
 ) -> None:
@@ -378,23 +446,39 @@ def leaderboard(
     Example:
       harness leaderboard titanic --private --format csv
     """
-    import harness
-
-    frame = harness.leaderboard(
-        competition,
-        private=private,
-        all_preparations=all_preparations,
-        home=home,
-        tracking_uri=tracking_uri,
-    )
-    note = frame.attrs.get("note", "")
-    comp = _competition(competition)
     view = "private" if private else "public"
-    title = f"{comp.title}: {view} leaderboard ({comp.metric.name}, {comp.metric.direction})"
-    shakeup = frame.attrs.get("shakeup")
-    if fmt == "table" and "class" in frame:
-        frame = _compact_stats(frame)
-    _print_frame(frame, fmt, title=title, store=_store(home, tracking_uri), note=note)
+    if server:
+        from harness.client import Client
+
+        got = Client(server, token).leaderboard(competition, private=private)
+        title = f"{got['title']}: {view} leaderboard ({got['metric']}, {got['direction']})"
+        columns, rows, note, shakeup, store = (
+            got["columns"],
+            got["rows"],
+            got["note"],
+            got["shakeup"],
+            server,
+        )
+    else:
+        import harness
+
+        frame = harness.leaderboard(
+            competition,
+            private=private,
+            all_preparations=all_preparations,
+            home=home,
+            tracking_uri=tracking_uri,
+        )
+        comp = _competition(competition)
+        title = f"{comp.title}: {view} leaderboard ({comp.metric.name}, {comp.metric.direction})"
+        note, shakeup = frame.attrs.get("note", ""), frame.attrs.get("shakeup")
+        if fmt == "csv":
+            _print_frame(frame, fmt, title=title, note=note)
+            return
+        columns, rows, store = list(frame.columns), _records(frame), _store(home, tracking_uri)
+    if fmt == "table" and "class" in columns:
+        columns, rows = _compact_stats(columns, rows)
+    _print_rows(columns, rows, fmt, title=title, store=store, note=note)
     if shakeup and fmt == "table":
         click.echo(
             f"shake-up: Kendall tau {shakeup['kendall_tau']:.3f} between the boards; mean rank "
@@ -403,38 +487,29 @@ def leaderboard(
         )
 
 
-def _compact_stats(frame: Any) -> Any:
-    """The table's form of the statistics: one "95% interval" column, the class as "=1", the
-    chance a rank holds in percent."""
-    columns = list(frame.columns)
-    at = columns.index("low")
-    interval = [
-        "-" if lo != lo else f"{lo:.4f}–{hi:.4f}"
-        for lo, hi in zip(frame["low"], frame["high"], strict=True)
-    ]
-    out = frame.drop(columns=["low", "high"])
-    out.insert(at, "95% interval", interval)
-    out["class"] = _classes(frame["class"])
-    if "holds" in out:
-        out["holds"] = ["-" if v != v else f"{v:.0%}" for v in frame["holds"]]
-    if "above_median" in out:
-        out["above_median"] = ["yes" if v else "" for v in frame["above_median"]]
-    return out
-
-
-def _classes(column: Any) -> list[str]:
-    """Tie classes as shown: "=k" where several entries share class k, else "k"."""
-    import math
-
-    sizes = column.value_counts()
-    return [
-        "-"
-        if value != value or (isinstance(value, float) and math.isnan(value))
-        else f"={int(value)}"
-        if sizes[value] > 1
-        else str(int(value))
-        for value in column
-    ]
+def _compact_stats(
+    columns: list[str], rows: list[dict[str, Any]]
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """The table's form of the statistics: one "95% interval" column, the class as "=1" where
+    several entries share it, the chance a rank holds in percent."""
+    sizes: dict[Any, int] = {}
+    for row in rows:
+        sizes[row.get("class")] = sizes.get(row.get("class"), 0) + 1
+    out = []
+    for row in rows:
+        lo, hi, cls, holds = row.get("low"), row.get("high"), row.get("class"), row.get("holds")
+        shown = dict(row)
+        shown["95% interval"] = "-" if lo is None or hi is None else f"{lo:.4f}–{hi:.4f}"
+        shown["class"] = "-" if cls is None else (f"={cls}" if sizes[cls] > 1 else str(cls))
+        if "holds" in row:
+            shown["holds"] = "-" if holds is None else f"{holds:.0%}"
+        if "above_median" in row:
+            shown["above_median"] = "yes" if row["above_median"] else ""
+        out.append(shown)
+    at = columns.index("low") if "low" in columns else len(columns)
+    cols = [c for c in columns if c not in ("low", "high")]
+    cols.insert(at, "95% interval")
+    return cols, out
 
 
 @cli.command()
@@ -448,6 +523,7 @@ def _classes(column: Any) -> list[str]:
 )
 @click.option("--ladder/--no-ladder", default=None, help="Ladder mode (Blum & Hardt 2015).")
 @FORMAT
+@server_options
 @store_options
 def rules(
     competition: str,
@@ -456,6 +532,8 @@ def rules(
     selections: int | None,
     ladder: bool | None,
     fmt: str,
+    server: str | None,
+    token: str | None,
     home: str | None,
     tracking_uri: str | None,
 ) -> None:
@@ -468,8 +546,6 @@ def rules(
       harness rules titanic --ladder
       harness rules titanic
     """
-    import json
-
     import harness
 
     limit: Any = "keep"
@@ -487,6 +563,24 @@ def rules(
     when: Any = "keep"
     if deadline is not None:
         when = None if deadline.strip().lower() in ("none", "") else deadline
+    if server:
+        from harness.client import Client
+
+        client = Client(server, token)
+        asked = {
+            k: v
+            for k, v in {
+                "daily_limit": limit,
+                "deadline": when,
+                "selections": selections,
+                "ladder": ladder,
+            }.items()
+            if v not in ("keep", None) or (k in ("daily_limit", "deadline") and v is None)
+        }
+        shown = client.set_rules(competition, **asked) if asked else client.rules(competition)
+        lines, facts = shown.pop("lines"), shown
+        _say_rules(lines, facts, fmt)
+        return
     try:
         got = harness.rules(
             competition,
@@ -499,14 +593,20 @@ def rules(
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--deadline") from None
+    _say_rules(got.describe(competition), got.as_dict(), fmt)
+
+
+def _say_rules(lines: list[str], facts: dict[str, Any], fmt: str) -> None:
+    import json
+
     if fmt == "table":
-        for line in got.describe(competition):
+        for line in lines:
             click.echo(line)
     elif fmt == "json":
-        click.echo(json.dumps(got.as_dict(), indent=1))
+        click.echo(json.dumps(facts, indent=1))
     else:
         click.echo("rule,value")
-        for key, value in got.as_dict().items():
+        for key, value in facts.items():
             click.echo(f"{key},{'' if value is None else value}")
 
 
@@ -515,12 +615,15 @@ def rules(
 @click.argument("submission", metavar="SUBMISSION_ID")
 @click.option("--unselect", is_flag=True, help="Take the selection back.")
 @participant_option("Whose submission [env HARNESS_PARTICIPANT; default: your user name].")
+@server_options
 @store_options
 def select(
     competition: str,
     submission: str,
     unselect: bool,
     participant: str | None,
+    server: str | None,
+    token: str | None,
     home: str | None,
     tracking_uri: str | None,
 ) -> None:
@@ -531,16 +634,22 @@ def select(
     Example:
       harness select titanic 1a2b3c4d
     """
-    import harness
+    if server:
+        from harness.client import Client
 
-    got = harness.select(
-        competition,
-        submission,
-        unselect=unselect,
-        participant=participant,
-        home=home,
-        tracking_uri=tracking_uri,
-    )
+        _no_as_when_hosted(server)
+        got = Client(server, token).select(competition, submission, selected=not unselect)
+    else:
+        import harness
+
+        got = harness.select(
+            competition,
+            submission,
+            unselect=unselect,
+            participant=participant,
+            home=home,
+            tracking_uri=tracking_uri,
+        )
     done = "unselected" if unselect else "selected"
     chosen = ", ".join(c[:8] for c in got["selections"]) or "none"
     click.echo(
@@ -552,8 +661,16 @@ def select(
 @cli.command()
 @COMPETITION
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@server_options
 @store_options
-def reveal(competition: str, yes: bool, home: str | None, tracking_uri: str | None) -> None:
+def reveal(
+    competition: str,
+    yes: bool,
+    server: str | None,
+    token: str | None,
+    home: str | None,
+    tracking_uri: str | None,
+) -> None:
     """End the competition now (the host): compute every private score from the submitted
     files, open the private board; later submissions are late.
 
@@ -561,13 +678,20 @@ def reveal(competition: str, yes: bool, home: str | None, tracking_uri: str | No
     Example:
       harness reveal titanic --yes
     """
-    import harness
-
     if not yes and sys.stdin.isatty():
         click.confirm(f"End {competition} now and reveal the private board?", abort=True)
-    got = harness.reveal(competition, home=home, tracking_uri=tracking_uri)
+    if server:  # a host token
+        from harness.client import Client
+
+        got = Client(server, token).reveal(competition)
+        ended = got["ended_at"][:16].replace("T", " ")
+    else:
+        import harness
+
+        got = harness.reveal(competition, home=home, tracking_uri=tracking_uri)
+        ended = f"{got['ended_at']:%Y-%m-%d %H:%M}"
     click.echo(
-        f"{competition} ended {got['ended_at']:%Y-%m-%d %H:%M} UTC; {got['graded']} private "
+        f"{competition} ended {ended} UTC; {got['graded']} private "
         f"score{'' if got['graded'] == 1 else 's'} computed. "
         f"`harness leaderboard {competition} --private` shows the final standings."
     )
@@ -682,8 +806,23 @@ def ui(port: int, home: str | None, tracking_uri: str | None) -> None:
 @COMPETITION
 @click.option("--force", is_flag=True, help="Download again even if already downloaded.")
 @click.option("--url", metavar="URL", help="A mirror of the official archive (same checksum).")
+@click.option(
+    "--to",
+    "into",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With --server: where the public files go [default: ./<competition>].",
+)
+@server_options
 @home_option
-def download(competition: str, force: bool, url: str | None, home: str | None) -> None:
+def download(
+    competition: str,
+    force: bool,
+    url: str | None,
+    into: Path | None,
+    server: str | None,
+    token: str | None,
+    home: str | None,
+) -> None:
     """Download the raw data: the publisher's official URL (resumable, checksum-verified) or,
     for Kaggle-only data, the Kaggle API (needs `pip install kaggle` and a token).
 
@@ -691,6 +830,16 @@ def download(competition: str, force: bool, url: str | None, home: str | None) -
     Example:
       harness download cifar10 && harness prepare cifar10
     """
+    if server:  # a hosted competition: its public files, checked against its manifest
+        from harness.client import Client
+
+        folder = into or Path(competition)
+        got = Client(server, token).download(competition, folder)
+        click.echo(
+            f"{competition}: {len(got)} public files in {folder} (sha256 checked): "
+            + ", ".join(p.name for p in got)
+        )
+        return
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
     import harness
@@ -711,6 +860,164 @@ def download(competition: str, force: bool, url: str | None, home: str | None) -
         if bars:
             bars[0].stop()
     click.echo(f"{competition}: raw data in {path}; `harness prepare {competition}` uses it.")
+
+
+def _database_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--database",
+        envvar="HARNESS_DATABASE",
+        metavar="URI",
+        help="The Harness database: tokens and the rules' lock [env HARNESS_DATABASE; default: "
+        "the tracking URI if postgresql://, else sqlite in <home>/private].",
+    )(f)
+
+
+def _server_settings(home: str | None, tracking_uri: str | None, database: str | None) -> Any:
+    import os
+
+    from harness.settings import DATABASE_ENV, Settings
+
+    if database:
+        os.environ[DATABASE_ENV] = database
+    return Settings.resolve(home, tracking_uri)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8000, show_default=True, help="Port.")
+@click.option("--workers", default=1, show_default=True, help="Server processes.")
+@click.option(
+    "--max-upload-mb",
+    default=200.0,
+    show_default=True,
+    help="Largest submission upload accepted (413 beyond).",
+)
+@_database_option
+@store_options
+def serve(
+    host: str,
+    port: int,
+    workers: int,
+    max_upload_mb: float,
+    database: str | None,
+    home: str | None,
+    tracking_uri: str | None,
+) -> None:
+    """Host the prepared competitions over HTTP: participants submit, read the boards and
+    select with a token (`harness participants add`); the answers never leave this machine.
+    Binds to 127.0.0.1 unless told otherwise; put TLS in a reverse proxy in front of it.
+    The API's schema is at /docs and /openapi.json.
+
+    \b
+    Example:
+      harness serve --host 0.0.0.0 --port 8000 --tracking-uri http://mlflow:5000 --workers 4
+    """
+    import os
+
+    import uvicorn
+
+    from harness.server.app import MAX_UPLOAD_ENV
+    from harness.server.participants import Participants
+    from harness.settings import HOME_ENV
+
+    settings = _server_settings(home, tracking_uri, database)
+    Participants(settings)  # the table exists before the workers race to make it
+    os.environ[HOME_ENV] = str(settings.home)
+    os.environ["MLFLOW_TRACKING_URI"] = settings.tracking_uri
+    os.environ[MAX_UPLOAD_ENV] = str(max_upload_mb)
+    shown = "[::1]" if host == "::1" else host
+    click.echo(
+        f"Harness serving on http://{shown}:{port} ({workers} worker"
+        f"{'' if workers == 1 else 's'}; store {settings.tracking_uri}). Ctrl-C stops it.",
+        err=True,
+    )
+    uvicorn.run(
+        "harness.server.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
+
+
+@cli.group()
+def participants() -> None:
+    """Hosted participants and their tokens (the host's machine).
+
+    \b
+    Example:
+      harness participants add alice
+    """
+
+
+@participants.command("add")
+@click.argument("name")
+@click.option("--host-role", "host_role", is_flag=True, help="A host: may set rules, reveal.")
+@_database_option
+@store_options
+def participants_add(
+    name: str, host_role: bool, database: str | None, home: str | None, tracking_uri: str | None
+) -> None:
+    """Add a participant and print their token, once (only its hash is kept).
+
+    \b
+    Example:
+      harness participants add alice
+    """
+    from harness.server.participants import Participants
+
+    people = Participants(_server_settings(home, tracking_uri, database))
+    token = people.add(name, role="host" if host_role else "participant")
+    click.echo(f"{printable(name)}'s token (shown once; give it to them privately):", err=True)
+    click.echo(token)
+
+
+@participants.command("list")
+@_database_option
+@store_options
+def participants_list(database: str | None, home: str | None, tracking_uri: str | None) -> None:
+    """Every participant: name, role, added, revoked.
+
+    \b
+    Example:
+      harness participants list
+    """
+    from harness.server.participants import Participants
+
+    people = Participants(_server_settings(home, tracking_uri, database)).list()
+    rows = [
+        {
+            "participant": p.name,
+            "role": p.role,
+            "added": p.created_at.isoformat(),
+            "revoked": None if p.revoked_at is None else p.revoked_at.isoformat(),
+        }
+        for p in people
+    ]
+    if not rows:
+        click.echo("No participants yet: `harness participants add NAME`.")
+        return
+    _print_rows(["participant", "role", "added", "revoked"], rows, "table", title="participants")
+
+
+@participants.command("revoke")
+@click.argument("name")
+@_database_option
+@store_options
+def participants_revoke(
+    name: str, database: str | None, home: str | None, tracking_uri: str | None
+) -> None:
+    """Revoke a participant's token: their next request is refused.
+
+    \b
+    Example:
+      harness participants revoke bob
+    """
+    from harness.server.participants import Participants
+
+    Participants(_server_settings(home, tracking_uri, database)).revoke(name)
+    click.echo(f"{printable(name)}'s token is revoked.")
 
 
 def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -859,7 +1166,8 @@ def tune(
     **run: Any,
 ) -> None:
     """Tune a baseline with Optuna on the public train (k-fold CV, pruning), track every trial
-    in MLflow, and submit the best as participant baseline/<model>.
+    in MLflow, and submit the pick (the one-standard-error rule) as participant
+    baseline/<model>@<study>.
 
     \b
     Example:
@@ -910,9 +1218,9 @@ def _report_tuning(competition: str, result: Any) -> None:
         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.params.items()
     )
     click.echo(
-        f"{competition}: {result.baseline.name} CV {result.cv_score:.5f} ± {result.cv_std:.5f} "
-        f"({len(result.study.trials)} trial(s) in study '{result.study.study_name}', "
-        f"{result.seconds:.1f} s)"
+        f"{competition}: {result.baseline.name} CV {result.cv_score:.5f} ± {result.cv_se:.5f} SE "
+        f"(trial {result.trial} of {len(result.study.trials)} in study "
+        f"'{result.study.study_name}', {result.seconds:.1f} s)"
     )
     click.echo(f"best params: {params}")
     click.echo(
@@ -942,20 +1250,53 @@ def _store(home: str | None, tracking_uri: str | None) -> str:
     return Settings.resolve(home, tracking_uri).tracking_uri
 
 
+def _records(frame: Any) -> list[dict[str, Any]]:
+    """A frame as JSON records (times as ISO text): what a server sends, so a local and a
+    hosted command print from the same form."""
+    import json
+
+    text = frame.to_json(orient="records", date_format="iso", double_precision=15)
+    return list(json.loads(text))
+
+
 def _print_frame(
     frame: Any, fmt: str, *, title: str, store: str | None = None, note: str = ""
 ) -> None:
-    """``frame`` as a table (every cell is text: names and messages are data, never markup,
+    """``frame`` as a table, CSV or JSON (see :func:`_print_rows`)."""
+    if fmt == "csv":
+        click.echo(frame.to_csv(index=False), nl=False)
+        if note:
+            click.echo(f"note: {note}", err=True)
+        return
+    _print_rows(list(frame.columns), _records(frame), fmt, title=title, store=store, note=note)
+
+
+def _print_rows(
+    columns: list[str],
+    rows: list[dict[str, Any]],
+    fmt: str,
+    *,
+    title: str,
+    store: str | None = None,
+    note: str = "",
+) -> None:
+    """Records as a table (every cell is text: names and messages are data, never markup,
     their control characters escaped), CSV or JSON (the data as recorded). ``note`` follows
     the table, or goes to stderr beside CSV and JSON."""
     if fmt in ("csv", "json"):
         if fmt == "csv":
-            click.echo(frame.to_csv(index=False), nl=False)
-        else:  # pandas escapes "/" as "\\/": re-dump with the json module
+            import csv
+            import io
+
+            out = io.StringIO()
+            writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+            click.echo(out.getvalue(), nl=False)
+        else:
             import json
 
-            records = json.loads(frame.to_json(orient="records", date_format="iso"))
-            click.echo(json.dumps(records, indent=1, ensure_ascii=False))
+            click.echo(json.dumps(rows, indent=1, ensure_ascii=False))
         if note:
             click.echo(f"note: {note}", err=True)
         return
@@ -963,14 +1304,15 @@ def _print_frame(
     from rich.text import Text
 
     table = Table()
-    for column in frame.columns:
-        table.add_column(
-            Text(printable(str(column))),
-            justify="right" if frame[column].dtype.kind in "iuf" else "left",
+    for column in columns:
+        values = [r.get(column) for r in rows if r.get(column) is not None]
+        numeric = bool(values) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in values
         )
-    for row in frame.itertuples(index=False):
-        table.add_row(*(Text(_cell(v)) for v in row))
-    if frame.empty:
+        table.add_column(Text(printable(str(column))), justify="right" if numeric else "left")
+    for row in rows:
+        table.add_row(*(Text(_cell(row.get(c), c)) for c in columns))
+    if not rows:
         where = f" in {store}" if store else ""
         what = "on the current preparation " if note else ""
         click.echo(printable(f"{title}: no submissions {what}yet{where}."))
@@ -981,15 +1323,18 @@ def _print_frame(
         click.echo(f"note: {printable(note)}")
 
 
-def _cell(value: Any) -> str:
-    import pandas as pd
+TIME_COLUMNS = ("submitted_at", "last")
 
+
+def _cell(value: Any, column: str = "") -> str:
+    if value is None:
+        return "-"
     if isinstance(value, float):
         return "-" if value != value else f"{value:.5f}"
-    if isinstance(value, pd.Timestamp):
-        return value.tz_convert(None).strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
+    if column in TIME_COLUMNS and isinstance(value, str) and len(value) >= 19:
+        return printable(value[:19].replace("T", " "))  # ISO UTC, shown to the second
     return printable(str(value))
 
 

@@ -7,6 +7,11 @@
     raw/<competition>/        downloads
     mlflow.db, mlartifacts/   the default leaderboard store
     cache/                    derived leaderboard indexes (rebuildable from MLflow alone)
+
+The *Harness database* holds what MLflow does not: hosted participants' hashed tokens, and the
+lock under which a rule's check and its record are one step. It is ``HARNESS_DATABASE`` if set,
+else the tracking URI when that is ``postgresql://`` (one PostgreSQL for everything), else
+``sqlite:///<home>/private/harness.db`` (one machine; the write lock is then a file lock).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HOME_ENV = "HARNESS_HOME"
+DATABASE_ENV = "HARNESS_DATABASE"  # hosted mode: participants' tokens and the rules' lock
 DEFAULT_HOME_HELP = "$XDG_DATA_HOME/harness (default ~/.local/share/harness)"
 
 
@@ -75,6 +81,16 @@ class Settings:
     @property
     def locks_dir(self) -> Path:
         return self.home / ".locks"
+
+    @property
+    def database_uri(self) -> str:
+        """The Harness database (see the module's docstring)."""
+        explicit = os.environ.get(DATABASE_ENV)
+        if explicit:
+            return explicit
+        if self.tracking_uri.startswith(("postgresql:", "postgresql+")):
+            return self.tracking_uri
+        return f"sqlite:///{self.home}/private/harness.db"
 
     @property
     def artifact_root(self) -> Path:

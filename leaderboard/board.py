@@ -139,7 +139,9 @@ def grade(snap: Snapshot) -> int:
     graded: dict[str, dict[str, float]] = {}
     settings.staging_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=settings.staging_dir) as tmp, reading(comp, settings):
-        for run_id, sha, name in zip(todo["run_id"], todo["sha256"], todo["file"], strict=True):
+        for run_id, sha, name in zip(
+            todo["run_id"], todo["sha256"], todo["artifact"], strict=True
+        ):
             folder = Path(tmp) / str(run_id)
             folder.mkdir()
             path = snap.board.fetch_artifact(str(run_id), str(name), folder)
@@ -168,7 +170,9 @@ def _values(
     if snap.comp.metric.rows is None:
         return None
     by_id = ranked.set_index("run_id")
-    wanted = [(rid, str(by_id.at[rid, "sha256"]), str(by_id.at[rid, "file"])) for rid in run_ids]
+    wanted = [
+        (rid, str(by_id.at[rid, "sha256"]), str(by_id.at[rid, "artifact"])) for rid in run_ids
+    ]
     store = RowStore(snap.comp, snap.board.settings, snap.preparation)
     got = store.values(wanted, half, snap.board.fetch_artifact)
     columns = [got[rid] for rid in run_ids]

@@ -222,7 +222,8 @@ LATE_TAG = f"{TAG}late"  # "true": submitted after the end
 SELECTS_TAG = f"{TAG}selects"  # a selection event: the run id it selects or unselects
 SELECTED_TAG = f"{TAG}selected"  # "true" or "false"
 LADDER_TAG = f"{TAG}ladder"  # "accepted" or "held", in ladder mode
-TEXT_COLUMNS = ("file", "sha256", "error", "selects", "ladder")
+ARTIFACT_TAG = f"{TAG}artifact"  # the artifact's name, where it is not the file's (uploads)
+TEXT_COLUMNS = ("file", "artifact", "sha256", "error", "selects", "ladder")
 
 
 def frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
@@ -281,6 +282,7 @@ def _row(run: Run) -> dict[str, Any]:
         "late": tags.get(LATE_TAG) == "true",
         "selected": None if SELECTED_TAG not in tags else tags[SELECTED_TAG] == "true",
         "file": tags.get(f"{TAG}file", ""),
+        "artifact": tags.get(ARTIFACT_TAG) or tags.get(f"{TAG}file", ""),
         "sha256": tags.get(f"{TAG}sha256", ""),
         "error": tags.get(ERROR_TAG, ""),
         "selects": tags.get(SELECTS_TAG, ""),

@@ -161,7 +161,17 @@ def _standings(
 
 
 #: Columns of the records frame that no board shows.
-_INTERNAL = ("status", "late", "selected", "file", "sha256", "error", "selects", "ladder")
+_INTERNAL = (
+    "status",
+    "late",
+    "selected",
+    "file",
+    "artifact",
+    "sha256",
+    "error",
+    "selects",
+    "ladder",
+)
 LADDER_SCORE = "ladder_score"  # the score the ladder showed after a submission
 
 

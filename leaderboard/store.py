@@ -14,6 +14,7 @@ and MLflow's first-use migrations must not run twice at once.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import time
@@ -27,6 +28,7 @@ from harness.errors import StoreError
 from harness.files import file_lock
 from harness.settings import Settings
 from leaderboard.index import (
+    ARTIFACT_TAG,
     ERROR,
     ERROR_TAG,
     LATE_TAG,
@@ -113,7 +115,10 @@ class Store:
         found = self.client.get_experiment_by_name(name)
         if found is not None or not create:
             return found
-        location = (self.settings.artifact_root / comp.id).as_uri() if self.is_local else None
+        # A database store (sqlite, postgresql) keeps artifacts in the home, never in ./mlruns;
+        # a tracking server keeps them where it is told to.
+        remote = self.uri.startswith(("http:", "https:", "databricks"))
+        location = None if remote else (self.settings.artifact_root / comp.id).as_uri()
         with contextlib.suppress(MlflowException):  # made by another process meanwhile
             self.client.create_experiment(
                 name, artifact_location=location, tags={f"{TAG}competition": comp.id}
@@ -153,11 +158,20 @@ class Store:
 
     @contextlib.contextmanager
     def _write_lock(self) -> Iterator[None]:
-        if not self.is_local:
-            yield
+        """Writers one at a time: an advisory lock in PostgreSQL when the Harness database is
+        one (every process on every host that shares it), else a file lock (one host)."""
+        database = self.settings.database_uri
+        if database.startswith(("postgresql:", "postgresql+")):
+            with _advisory_lock(database, f"{self.uri}\nwrite"):
+                yield
             return
-        path = self._db_path()
-        with file_lock(path.with_name(path.name + ".lock")):
+        if self.is_local:
+            path = self._db_path()
+            lock = path.with_name(path.name + ".lock")
+        else:  # a tracking server without a shared database: one host's writers in turn
+            key = hashlib.sha256(self.uri.encode()).hexdigest()[:16]
+            lock = self.settings.locks_dir / f"store-{key}.lock"
+        with file_lock(lock):
             yield
 
     @contextlib.contextmanager
@@ -194,6 +208,7 @@ class Leaderboard(Store):
         preparation: str | None = None,
         late: bool = False,
         under_lock: UnderLock | None = None,
+        file_name: str | None = None,
     ) -> Entry:
         """Record a scored submission as one finished MLflow run; return its entry.
 
@@ -218,7 +233,8 @@ class Leaderboard(Store):
             f"{TAG}kind": kind,
             f"{TAG}message": message,
             f"{TAG}sha256": sha,
-            f"{TAG}file": file.name,
+            f"{TAG}file": (file_name or file.name)[:250],
+            **({ARTIFACT_TAG: file.name} if file_name and file_name != file.name else {}),
             "mlflow.note.content": message,
             **({PREPARATION_TAG: preparation} if preparation else {}),
             **({LATE_TAG: "true"} if late else {}),
@@ -519,6 +535,31 @@ def adopt_untagged(
     if not adopt.any():
         return submissions
     return submissions.assign(preparation=submissions["preparation"].where(~adopt, current))
+
+
+_ENGINES: dict[str, Any] = {}
+
+
+@contextlib.contextmanager
+def _advisory_lock(database: str, name: str) -> Iterator[None]:
+    """A PostgreSQL session-level advisory lock on ``name``, held on its own connection."""
+    import sqlalchemy
+
+    engine = _ENGINES.get(database)
+    if engine is None:
+        engine = _ENGINES[database] = sqlalchemy.create_engine(database, pool_pre_ping=True)
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    try:
+        connection = engine.connect()
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise StoreError(f"the Harness database cannot be reached for its lock: {exc}") from exc
+    with connection:
+        connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        try:
+            yield
+        finally:
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            connection.commit()
 
 
 def preparation_digest(comp: Competition, settings: Settings) -> str:

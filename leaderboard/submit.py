@@ -103,6 +103,64 @@ class SubmissionResult:
     def late(self) -> bool:
         return self.entry.late
 
+    @classmethod
+    def from_dict(cls, got: Mapping[str, Any]) -> SubmissionResult:
+        """The result a server sent (:meth:`as_dict`), as the notebook API returns it."""
+        ladder = got.get("ladder")
+        public = got["public_score"] if got["public_score"] is not None else got["shown_score"]
+        entry = Entry(
+            run_id=got["run_id"],
+            competition=got["competition"],
+            participant=got["participant"],
+            kind="submission",
+            message="",
+            submitted_at=0,
+            public_score=float(public),
+            private_score=got["private_score"],
+            extra=dict(got.get("extra_public") or {}),
+            late=bool(got["late"]),
+            tags={LADDER_TAG: ladder} if ladder else {},
+        )
+        return cls(
+            entry=entry,
+            rank=got["rank"],
+            participants=got["participants"],
+            best_public=got["best_public"],
+            left_today=got["left_today"],
+            daily_limit=got["daily_limit"],
+            warnings=tuple(got["warnings"]),
+            shown_score=got["shown_score"],
+        )
+
+    def as_dict(self, comp: Competition) -> dict[str, Any]:
+        """What the participant may see, as JSON (the hosted API's answer, the CLI's input):
+        no private score before the end; in ladder mode the shown score, not the raw one."""
+        entry = self.entry
+        ladder = self.shown_score is not None
+        return {
+            "id": entry.run_id[:8],
+            "run_id": entry.run_id,
+            "competition": comp.id,
+            "participant": entry.participant,
+            "metric": comp.metric.name,
+            "direction": comp.metric.direction,
+            "public_score": None if ladder else entry.public_score,
+            "shown_score": self.shown_score,
+            "ladder": entry.tags.get(LADDER_TAG),
+            "extra_public": {}
+            if ladder
+            else {k: v for k, v in entry.extra.items() if k.endswith("_public")},
+            "private_score": entry.private_score,
+            "rank": self.rank,
+            "participants": self.participants,
+            "best_public": self.best_public,
+            "left_today": self.left_today,
+            "daily_limit": self.daily_limit,
+            "late": entry.late,
+            "hidden_private": bool(self.rules and self.rules.hides_private()),
+            "warnings": list(self.warnings),
+        }
+
 
 def submit(
     comp: Competition,
@@ -117,6 +175,7 @@ def submit(
     tags: Mapping[str, str] | None = None,
     artifacts: Sequence[Path] = (),
     cv: float | None = None,
+    display_name: str | None = None,
 ) -> SubmissionResult:
     """Validate ``predictions`` (a CSV path or a DataFrame), score them, record them as
     ``participant``'s run, and return the entry with the participant's public rank.
@@ -129,7 +188,9 @@ def submit(
 
     ``cv`` (the participant's own cross-validated score) is recorded as ``cv_score``;
     ``metrics``, ``params``, ``tags`` and ``artifacts`` are logged on the run too (baselines
-    log their CV score and config there)."""
+    log their CV score and config there). ``display_name`` names the file in messages and in
+    the run's ``harness.file`` tag (the hosted server's upload: the client's name, never a
+    path on the host)."""
     check_participant(participant)
     check_message(message)
     board = Leaderboard(settings)
@@ -140,6 +201,8 @@ def submit(
         _check_limit(board, comp, participant, rules.daily_limit, now)  # fail fast
     extra_metrics = {**(metrics or {}), **({CV_SCORE: float(cv)} if cv is not None else {})}
     with as_file(predictions, settings) as (path, name, frame):
+        name = display_name or name
+        file_name = display_name or path.name
         with reading(comp, settings):  # one preparation's sample and answers, never a mix
             preparation = preparation_digest(comp, settings)
             try:
@@ -150,7 +213,7 @@ def submit(
                     participant=participant,
                     kind=kind,
                     message=message,
-                    file=name,
+                    file=file_name,
                     error="; ".join(exc.problems),
                 )
                 raise
@@ -167,6 +230,7 @@ def submit(
             public_score=scores.public,
             private_score=scores.private,
             file=path,
+            file_name=file_name,
             extra={**scores.extra, **extra_metrics},
             params=params,
             tags=tags,

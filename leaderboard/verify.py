@@ -259,7 +259,7 @@ def _check_submissions(
             if i % 200 == 0:
                 say("checking the artifacts", i, len(runs))
             rid = run.info.run_id
-            name = run.data.tags.get(f"{TAG}file")
+            name = run.data.tags.get(f"{TAG}artifact") or run.data.tags.get(f"{TAG}file")
             tagged = run.data.tags.get(f"{TAG}sha256")
             if not name:
                 report.add("artifact", f"run {_rid(rid)}: no {TAG}file tag", rid)

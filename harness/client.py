@@ -1,0 +1,201 @@
+"""A participant's side of a hosted competition (``harness serve``): the standard library's
+HTTP client and nothing heavy (no MLflow, no pandas, no torch), so ``harness submit`` against a
+server costs an interpreter start and one request.
+
+``HARNESS_SERVER`` names the server (``http://host:8000``) and ``HARNESS_TOKEN`` carries your
+token; every call raises :class:`RemoteError` with the server's own message (the text the CLI
+prints locally) and its HTTP status.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+
+SERVER_ENV, TOKEN_ENV = "HARNESS_SERVER", "HARNESS_TOKEN"
+TIMEOUT = 600  # seconds: a large upload is scored before the answer comes
+
+
+class RemoteError(HarnessError):
+    """The server refused the request: ``status`` is its HTTP status (401, 403, 404, 413,
+    422, 429, …), the message its own."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Client:
+    def __init__(self, server: str | None = None, token: str | None = None) -> None:
+        server = server or os.environ.get(SERVER_ENV)
+        if not server:
+            raise HarnessError(f"no server: give --server or set {SERVER_ENV}")
+        self.server = server.rstrip("/")
+        self.token = token if token is not None else os.environ.get(TOKEN_ENV)
+
+    # -- transport -------------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        length: int | None = None,
+        raw: bool = False,
+    ) -> Any:
+        url = self.server + path
+        sent = dict(headers or {})
+        if self.token:
+            sent["Authorization"] = f"Bearer {self.token}"
+        data = body
+        if (
+            body is not None
+            and not isinstance(body, bytes | Iterator)
+            and "Content-Type" not in sent
+        ):
+            data = json.dumps(body).encode()
+            sent["Content-Type"] = "application/json"
+        if length is not None:
+            sent["Content-Length"] = str(length)
+        request = urllib.request.Request(url, data=data, headers=sent, method=method)
+        try:
+            response = urllib.request.urlopen(request, timeout=TIMEOUT)
+        except urllib.error.HTTPError as exc:
+            raise RemoteError(exc.code, _message(exc)) from None
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise HarnessError(
+                f"cannot reach the Harness server {self.server}: {reason}"
+            ) from None
+        if raw:
+            return response
+        with response:
+            return json.loads(response.read() or b"null")
+
+    # -- the API ---------------------------------------------------------------------------
+
+    def competitions(self) -> list[dict[str, Any]]:
+        return list(self._request("GET", "/api/competitions"))
+
+    def rules(self, competition: str) -> dict[str, Any]:
+        return dict(self._request("GET", f"/api/competitions/{_q(competition)}/rules"))
+
+    def set_rules(self, competition: str, **changes: Any) -> dict[str, Any]:
+        path = f"/api/competitions/{_q(competition)}/rules"
+        return dict(self._request("PUT", path, body=changes))
+
+    def leaderboard(self, competition: str, *, private: bool = False) -> dict[str, Any]:
+        query = "?private=true" if private else ""
+        return dict(
+            self._request("GET", f"/api/competitions/{_q(competition)}/leaderboard{query}")
+        )
+
+    def submissions(self, competition: str, participant: str | None = None) -> dict[str, Any]:
+        query = "" if participant is None else "?participant=" + _q(participant)
+        return dict(
+            self._request("GET", f"/api/competitions/{_q(competition)}/submissions{query}")
+        )
+
+    def select(
+        self, competition: str, submission: str, *, selected: bool = True
+    ) -> dict[str, Any]:
+        path = f"/api/competitions/{_q(competition)}/selections"
+        return dict(
+            self._request("POST", path, body={"submission": submission, "selected": selected})
+        )
+
+    def reveal(self, competition: str) -> dict[str, Any]:
+        return dict(self._request("POST", f"/api/competitions/{_q(competition)}/reveal"))
+
+    def submit(
+        self, competition: str, file: Path, *, message: str = "", cv: float | None = None
+    ) -> dict[str, Any]:
+        """Upload ``file`` (streamed, multipart/form-data) and return the result."""
+        boundary = "harness-" + secrets.token_hex(12)
+        fields = [("message", message)] + ([("cv", repr(float(cv)))] if cv is not None else [])
+        head = b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+            for k, v in fields
+        )
+        name = file.name.replace('"', "_").replace("\r", "_").replace("\n", "_")
+        head += (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        tail = f"\r\n--{boundary}--\r\n".encode()
+        try:
+            size = file.stat().st_size
+        except OSError as exc:
+            raise HarnessError(f"{file}: {exc.strerror or exc}") from None
+
+        def chunks() -> Iterator[bytes]:
+            yield head
+            with open(file, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    yield chunk
+            yield tail
+
+        path = f"/api/competitions/{_q(competition)}/submissions"
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        return dict(
+            self._request(
+                "POST", path, body=chunks(), headers=headers, length=len(head) + size + len(tail)
+            )
+        )
+
+    def download(self, competition: str, into: Path) -> list[Path]:
+        """Fetch the competition's public files into ``into``, each checked against the
+        sha256 the server's manifest gives; return their paths."""
+        listed = self._request("GET", f"/api/competitions/{_q(competition)}/files")
+        into.mkdir(parents=True, exist_ok=True)
+        done = []
+        for item in listed:
+            name = str(item["name"])
+            target = (into / name).resolve()
+            if into.resolve() not in target.parents:  # a hostile server cannot write elsewhere
+                raise HarnessError(f"the server listed a file outside the folder: {name[:80]}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(target.name + ".part")
+            digest = hashlib.sha256()
+            path = f"/api/competitions/{_q(competition)}/files/{urllib.parse.quote(name)}"
+            with self._request("GET", path, raw=True) as response, open(tmp, "wb") as out:
+                while chunk := response.read(1 << 20):
+                    digest.update(chunk)
+                    out.write(chunk)
+            if digest.hexdigest() != item["sha256"]:
+                tmp.unlink()
+                raise HarnessError(
+                    f"{name}: sha256 {digest.hexdigest()[:16]}… does not match the "
+                    f"server's manifest ({str(item['sha256'])[:16]}…)"
+                )
+            tmp.replace(target)
+            done.append(target)
+        return done
+
+
+def _q(text: str) -> str:
+    return urllib.parse.quote(text, safe="")
+
+
+def _message(exc: urllib.error.HTTPError) -> str:
+    try:
+        body = json.loads(exc.read() or b"{}")
+    except (json.JSONDecodeError, OSError):
+        body = {}
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return body["error"]
+    if isinstance(body, dict) and "detail" in body:  # FastAPI's own validation errors
+        return f"the server refused the request ({exc.code}): {json.dumps(body['detail'])[:500]}"
+    return f"the server answered {exc.code} {exc.reason}"
