@@ -371,6 +371,15 @@ def create_app(settings: Settings | None = None, *, max_upload: int | None = Non
             out[name] = {"sha256": sha, "size": path.stat().st_size if path.exists() else None}
         return out
 
+    @app.middleware("http")
+    async def timing(request: Request, call_next: Any) -> Any:
+        import time
+
+        start = time.perf_counter()
+        response = await call_next(request)
+        response.headers["server-timing"] = f"app;dur={(time.perf_counter() - start) * 1000:.1f}"
+        return response
+
     app.state.settings = settings
     app.state.people = people
     app.router.redirect_slashes = False
