@@ -162,7 +162,7 @@ class Store:
         one (every process on every host that shares it), else a file lock (one host)."""
         database = self.settings.database_uri
         if database.startswith(("postgresql:", "postgresql+")):
-            with _advisory_lock(database, f"{self.uri}\nwrite"):
+            with advisory_lock(database, f"{self.uri}\nwrite"):
                 yield
             return
         if self.is_local:
@@ -541,7 +541,7 @@ _ENGINES: dict[str, Any] = {}
 
 
 @contextlib.contextmanager
-def _advisory_lock(database: str, name: str) -> Iterator[None]:
+def advisory_lock(database: str, name: str) -> Iterator[None]:
     """A PostgreSQL session-level advisory lock on ``name``, held on its own connection."""
     import sqlalchemy
 

@@ -335,3 +335,42 @@ def test_sixteen_clients_against_four_workers_on_postgresql_get_exactly_the_limi
         experiment = client.get_experiment_by_name(f"harness/{COMP}")
         runs = client.search_runs([experiment.experiment_id])
         assert len(runs) == 5
+
+
+def test_four_tuning_workers_on_one_postgresql_study_finish_exactly_the_trials(
+    postgres: servers.Postgres, titanic: Path, settings: Settings
+) -> None:
+    import optuna
+
+    storage = postgres.url("optuna_workers")
+    env = {**os.environ, "HARNESS_HOME": str(settings.home), "OMP_NUM_THREADS": "1"}
+    cmd = [
+        str(servers.BIN / "harness"),
+        "tune",
+        COMP,
+        "--model",
+        "linear",
+        "--study",
+        "shared",
+        "--storage",
+        storage,
+        "--trials",
+        "10",
+        "--threads",
+        "1",
+    ]
+    workers = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    said = [w.communicate(timeout=600) for w in workers]
+    assert all(w.returncode == 0 for w in workers), [err[-800:] for _, err in said]
+    study = optuna.load_study(study_name="shared", storage=storage)
+    states = [t.state for t in study.trials]
+    finished = [
+        s
+        for s in states
+        if s in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    ]
+    assert len(finished) == 10 and len(states) == 10  # none lost, none doubled, none left
+    assert sorted(t.number for t in study.trials) == list(range(10))

@@ -1,0 +1,60 @@
+"""Tuning workers on several machines, one study: on a PostgreSQL Optuna storage, ``--trials
+N`` is the *study's* total, and N trials finish however many workers share it — none lost,
+none doubled.
+
+Optuna's own cap (``MaxTrialsCallback``) is checked after a trial ends, so workers that start
+at the same moment overshoot it. Here a worker claims each trial under a PostgreSQL advisory
+lock (the count of live and finished trials, then ``study.ask``, as one step), runs it outside
+the lock and tells the result. A failed trial frees its slot for another attempt; a pruned one
+counts, as a finished trial.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+COUNTED = ("COMPLETE", "PRUNED", "RUNNING", "WAITING")
+
+
+def is_shared(storage: Any) -> bool:
+    """Whether ``storage`` is a PostgreSQL URL (the only storage this module coordinates)."""
+    return isinstance(storage, str) and storage.startswith(("postgresql:", "postgresql+"))
+
+
+def optimize_shared(
+    study: Any,
+    objective: Callable[[Any], float],
+    callback: Callable[[Any, Any], None],
+    *,
+    storage: str,
+    trials: int,
+    timeout: float | None,
+    started: float,
+) -> int:
+    """Run trials until the study holds ``trials`` counted ones (or ``timeout`` passes);
+    return how many this worker ran."""
+    import optuna
+
+    from leaderboard.store import advisory_lock
+
+    ran = 0
+    while timeout is None or time.monotonic() - started < timeout:
+        with advisory_lock(storage, f"optuna-study\n{study.study_name}"):
+            live = study.get_trials(deepcopy=False)
+            if sum(1 for t in live if t.state.name in COUNTED) >= trials:
+                break
+            trial = study.ask()
+        try:
+            value = objective(trial)
+        except optuna.TrialPruned:
+            frozen = study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        except Exception:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            raise
+        else:
+            frozen = study.tell(trial, value)
+        ran += 1
+        callback(study, frozen)
+    return ran
