@@ -374,3 +374,11 @@ def test_four_tuning_workers_on_one_postgresql_study_finish_exactly_the_trials(
     ]
     assert len(finished) == 10 and len(states) == 10  # none lost, none doubled, none left
     assert sorted(t.number for t in study.trials) == list(range(10))
+
+
+def test_serve_binds_to_loopback_unless_told_otherwise() -> None:
+    from harness.cli import cli
+
+    options = {p.name: p for p in cli.commands["serve"].params}
+    assert options["host"].default == "127.0.0.1"
+    assert options["max_upload_mb"].default == 200.0

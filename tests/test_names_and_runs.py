@@ -186,7 +186,7 @@ def test_entries_of_an_earlier_preparation_are_not_ranked_by_default(
     assert "old" in shown.stdout and "preparation" in shown.stdout
     assert "earlier" in shown.stdout
     csv = run("leaderboard", "titanic", "--format", "csv")
-    assert "old" not in csv.stdout and note in csv.stderr
+    assert "\nold," not in csv.stdout and "\n1,new," in csv.stdout and note in csv.stderr
 
 
 def test_runs_without_the_preparation_tag_count_by_when_they_were_recorded(
