@@ -892,6 +892,19 @@ def _server_settings(home: str | None, tracking_uri: str | None, database: str |
     show_default=True,
     help="Largest submission upload accepted (413 beyond).",
 )
+@click.option(
+    "--local",
+    is_flag=True,
+    help="The web pages for you alone: no tokens, 127.0.0.1 only, you act as host "
+    "[you: env HARNESS_PARTICIPANT, default your user name].",
+)
+@click.option(
+    "--export",
+    "export_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Write the public pages as plain HTML into DIR (a course site) and exit.",
+)
 @_database_option
 @store_options
 def serve(
@@ -899,6 +912,8 @@ def serve(
     port: int,
     workers: int,
     max_upload_mb: float,
+    local: bool,
+    export_dir: Path | None,
     database: str | None,
     home: str | None,
     tracking_uri: str | None,
@@ -906,11 +921,13 @@ def serve(
     """Host the prepared competitions over HTTP: participants submit, read the boards and
     select with a token (`harness participants add`); the answers never leave this machine.
     Binds to 127.0.0.1 unless told otherwise; put TLS in a reverse proxy in front of it.
-    The API's schema is at /docs and /openapi.json.
+    The web pages are at /, the API's schema at /docs and /openapi.json.
 
     \b
     Example:
       harness serve --host 0.0.0.0 --port 8000 --tracking-uri http://mlflow:5000 --workers 4
+      harness serve --local                  # the pages for you alone, no tokens
+      harness serve --export site/           # the public pages as static HTML
     """
     import os
 
@@ -921,6 +938,28 @@ def serve(
     from harness.settings import HOME_ENV
 
     settings = _server_settings(home, tracking_uri, database)
+    if export_dir is not None:
+        from harness.server.pages import export
+
+        written = export(settings, export_dir)
+        click.echo(f"{len(written)} files written to {export_dir}; open {export_dir}/index.html")
+        return
+    if local:
+        from harness.api import default_participant
+        from harness.server.pages import LOCAL_ENV
+
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise click.UsageError("--local serves 127.0.0.1 only: drop --host")
+        if workers != 1:
+            raise click.UsageError("--local runs one worker")
+        os.environ[LOCAL_ENV] = default_participant()
+        click.echo(
+            f"Harness pages for {printable(os.environ[LOCAL_ENV])} (local, no tokens): "
+            f"http://127.0.0.1:{port}/",
+            err=True,
+        )
+    else:
+        os.environ.pop("HARNESS_LOCAL_PARTICIPANT", None)  # never tokenless beyond --local
     Participants(settings)  # the table exists before the workers race to make it
     os.environ[HOME_ENV] = str(settings.home)
     os.environ["MLFLOW_TRACKING_URI"] = settings.tracking_uri

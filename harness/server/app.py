@@ -382,6 +382,9 @@ def create_app(settings: Settings | None = None, *, max_upload: int | None = Non
 
     app.state.settings = settings
     app.state.people = people
+    from harness.server.pages import add_pages
+
+    add_pages(app, settings, suffixes=SUFFIXES)  # the web pages: /, /c/{cid}, …
     app.router.redirect_slashes = False
     return LimitUpload(app, limit) if limit else app
 
