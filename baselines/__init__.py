@@ -44,6 +44,10 @@ if TYPE_CHECKING:
 #: ``space(trial) -> params``: a define-by-run search space; ``optuna.trial.FixedTrial(
 #: defaults)`` replays the defaults through the same function.
 SpaceFn = Callable[["optuna.Trial"], dict[str, Any]]
+#: ``complexity(params) -> float``: grows with a configuration's capacity to fit noise (leaves
+#: per tree over rows per leaf, inverse regularisation); the one-standard-error rule of
+#: :meth:`baselines.schemes.KFold.choose` submits the lowest among the near-best trials.
+ComplexityFn = Callable[[dict[str, Any]], float]
 #: ``build(params, competition, columns, seed, **options) -> estimator``: an sklearn-style
 #: estimator for k-fold CV, or a :class:`HeldOutModel` for ``holdout`` baselines.
 BuildFn = Callable[..., Any]
@@ -83,7 +87,7 @@ class Kind:
 
 @dataclass(frozen=True)
 class Baseline:
-    name: str  # "gbm": submitted as participant "baseline/gbm"
+    name: str  # "gbm": submitted as "baseline/gbm" (defaults), "baseline/gbm@<study>" (tuned)
     kind: str  # the folder: "tabular", "vision", "text"
     tasks: frozenset[Task]
     defaults: dict[str, Any]
@@ -97,6 +101,7 @@ class Baseline:
     options: frozenset[str] = frozenset()  # run options ``build`` accepts (device, checkpoint…)
     requires: tuple[str, ...] = ()  # modules it imports when it runs: ("torch", "timm")
     extra: str | None = None  # the pip extra of harness that installs them: "vision"
+    complexity: ComplexityFn | None = field(default=None, compare=False)  # for the 1-SE rule
 
     def missing(self) -> list[str]:
         """The modules in ``requires`` that this environment cannot import."""
@@ -123,6 +128,7 @@ def declare(
     options: frozenset[str] = frozenset(),
     requires: tuple[str, ...] = (),
     extra: str | None = None,
+    complexity: ComplexityFn | None = None,
 ) -> Baseline:
     """A :class:`Baseline` declared in ``module`` (``baselines.<kind>.<file>``): its kind and
     tasks are the folder's, its source the module's file."""
@@ -141,6 +147,7 @@ def declare(
         options=options,
         requires=requires,
         extra=extra,
+        complexity=complexity,
     )
 
 

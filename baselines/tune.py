@@ -1,8 +1,10 @@
 """The Optuna core every baseline shares, shaped like Optuna's own ``Study.optimize``: resolve
 the baseline and its settings, load the public data, optimise (a seeded TPE sampler with the
 baseline's defaults as trial 0, median pruning, a scheme of :mod:`baselines.schemes` as the
-objective, :mod:`baselines.tracking` writing every trial to MLflow), then submit the winner's
-test predictions as participant ``baseline/<model>`` through :mod:`leaderboard.submit`.
+objective, :mod:`baselines.tracking` writing every trial to MLflow), pick the winner (k-fold
+schemes: the one-standard-error rule), then submit its test predictions through
+:mod:`leaderboard.submit`: as participant ``baseline/<model>`` for the defaults, and
+``baseline/<model>@<study>`` for a study's pick, so that both show on the board.
 
 Studies resume: a journal file in HARNESS_HOME by default, any Optuna storage URL for many
 workers. The private answers are never read here: the only data is the public files.
@@ -26,7 +28,7 @@ from baselines import tracking as track
 from baselines.cpu import CpuShare
 from baselines.data import Data
 from baselines.schemes import FOLDS, Scheme, scheme
-from baselines.tracking import Progress, best_trial
+from baselines.tracking import Progress
 from harness.competition import Competition
 from harness.errors import HarnessError, Interrupted
 from harness.settings import Settings
@@ -43,11 +45,14 @@ __all__ = ["FOLDS", "Progress", "TuneResult", "study_storage", "tune"]
 class TuneResult:
     study: optuna.Study
     baseline: Baseline
-    cv_score: float
-    cv_std: float
+    cv_score: float  # the submitted trial's (the 1-SE pick, not always the best)
+    cv_std: float  # of its per-fold scores
     params: dict[str, Any]
     seconds: float
     submission: SubmissionResult | None
+    cv_se: float = 0.0  # standard error of cv_score (std / √folds)
+    trial: int = 0  # the submitted trial's number
+    best_score: float = float("nan")  # the study's raw best, which the 1-SE rule may pass over
 
     @property
     def entry(self) -> Any:
@@ -67,6 +72,7 @@ def tune(
     storage: str | None = None,
     seed: int = 0,
     folds: int = FOLDS,
+    repeats: int | None = None,
     fixed: bool = False,
     submit: bool = True,
     progress: Callable[[Progress], None] | None = None,
@@ -74,6 +80,9 @@ def tune(
     options: dict[str, Any] | None = None,
 ) -> TuneResult:
     """Tune ``model`` on ``comp`` (``fixed``: run its defaults once, no search).
+
+    ``folds`` × ``repeats`` k-fold CV (``repeats`` None: 3 on fewer than 5,000 rows, else 1;
+    see :mod:`baselines.schemes`).
 
     ``threads`` caps each trial's threads (default: the free cores // ``jobs``, measured
     before every trial, see :mod:`baselines.cpu`). ``overrides`` pin hyperparameters
@@ -90,6 +99,7 @@ def tune(
         data,
         seed=seed,
         folds=folds,
+        repeats=repeats,
         overrides=overrides,
         options=options,
         share=CpuShare(jobs, threads),
@@ -109,7 +119,7 @@ def tune(
         runs, comp, parent, overrides, scorer.pruned_at, progress, trials, timeout, study
     )
     try:
-        _optimize(study, scorer, tracker, trials, timeout, jobs)
+        _optimize(study, scorer, tracker, trials, timeout, jobs, storage)
     except KeyboardInterrupt:
         # Ctrl-C may land mid-write (a trial's run); the study run is then left RUNNING, which
         # no view counts, rather than a second error hiding what was kept.
@@ -119,7 +129,7 @@ def tune(
     except BaseException:
         runs.end(parent, status="KILLED")
         raise
-    best = best_trial(study)
+    best = scorer.choose(study)
     if best is None:
         runs.end(parent, status="FAILED")
         raise HarnessError(
@@ -128,12 +138,18 @@ def tune(
     params = scorer.best_params(best)
     seconds = time.monotonic() - tracker.started
     with tempfile.TemporaryDirectory() as tmp:
-        config = {"params": params, "seed": seed, "folds": len(scorer.splits)}
+        config = {
+            "params": params,
+            "seed": seed,
+            "folds": len(scorer.splits),
+            "trial": best.number,
+            "cv_se": float(best.user_attrs.get("cv_se", 0.0)),
+        }
         artifacts = track.finish(
             runs, parent, Path(tmp), study, baseline, comp, config, float(best.values[0])
         )
         submission = (
-            _submit(comp, settings, baseline, data, scorer, best, params, artifacts, study)
+            _submit(comp, settings, baseline, data, scorer, best, params, artifacts, study, fixed)
             if submit
             else None
         )
@@ -145,6 +161,9 @@ def tune(
         params=params,
         seconds=seconds,
         submission=submission,
+        cv_se=float(best.user_attrs.get("cv_se", 0.0)),
+        trial=best.number,
+        best_score=float(study.best_value),
     )
 
 
@@ -204,7 +223,7 @@ def _study(
         warnings.simplefilter("ignore")
         study.set_metric_names([comp.metric.name])  # optuna-dashboard shows "accuracy"
     if not study.trials:
-        study.enqueue_trial(baseline.defaults)
+        study.enqueue_trial(baseline.defaults, skip_if_exists=True)
     return study
 
 
@@ -215,8 +234,24 @@ def _optimize(
     trials: int | None,
     timeout: float | None,
     jobs: int,
+    storage: str | None = None,
 ) -> None:
     import optuna
+
+    from baselines.workers import is_shared, optimize_shared
+
+    if trials is not None and is_shared(storage):  # --trials is the shared study's total
+        assert storage is not None
+        optimize_shared(
+            study,
+            scorer.objective,
+            tracker,
+            storage=storage,
+            trials=trials,
+            timeout=timeout,
+            started=tracker.started,
+        )
+        return
 
     # Enqueued trials run one at a time first: two threads can otherwise both pop the same
     # waiting trial from an RDB storage (SQLite has no row locks) and one fails to `tell` it.
@@ -272,8 +307,10 @@ def _submit(
     params: dict[str, Any],
     artifacts: list[Path],
     study: optuna.Study,
+    fixed: bool,
 ) -> SubmissionResult:
-    """The winner's test predictions as ``baseline/<model>``'s submission, CV score beside."""
+    """The winner's test predictions as ``baseline/<model>``'s submission (a fixed run of the
+    defaults) or ``baseline/<model>@<study>``'s (a study's pick), CV score beside."""
     import pandas as pd
 
     from leaderboard.submit import submit
@@ -283,18 +320,36 @@ def _submit(
         predictions = np.asarray(data.labels, dtype=object)[np.asarray(predictions, dtype=int)]
     frame = pd.DataFrame({comp.id_column: data.test_ids, comp.target_columns[0]: predictions})
     score, trials = float(best.values[0]), len(study.trials)
+    se = float(best.user_attrs.get("cv_se", 0.0))
+    what = f"{trials} trial{'s' if trials > 1 else ''}, trial {best.number} submitted"
     return submit(
         comp,
         settings,
         frame,
-        message=f"{baseline.name}: CV {score:.5f} ({trials} trial{'s' if trials > 1 else ''})",
-        participant=f"baseline/{baseline.name}",
+        message=f"{baseline.name}: CV {score:.5f} ± {se:.5f} SE ({what})",
+        participant=participant(baseline, study, fixed=fixed),
         kind="baseline",
         params=params,
         metrics={
             "cv_score": score,
             "cv_std": float(best.user_attrs.get("cv_std", 0.0)),
+            "cv_se": se,
             **{k: float(v) for k, v in best.user_attrs.items() if k == "train_seconds"},
         },
         artifacts=artifacts,
     )
+
+
+#: What a participant name may hold (leaderboard.submit's alphabet); anything else becomes "-".
+_NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ._-/@+:")
+
+
+def participant(baseline: Baseline, study: optuna.Study, *, fixed: bool) -> str:
+    """``baseline/gbm`` for the defaults, ``baseline/gbm@<study>`` for a study's pick: distinct
+    entries, so a tuned model never hides behind the default one (the board keeps each
+    participant's best public entry)."""
+    name = f"baseline/{baseline.name}"
+    if fixed:
+        return name
+    study_name = "".join(c if c in _NAME_OK else "-" for c in study.study_name)
+    return f"{name}@{study_name}"[:64]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # numpy and pandas stay out of `harness --help`
+    import numpy as np
     import pandas as pd
 
     from harness.metrics import Metric
@@ -21,8 +22,20 @@ if TYPE_CHECKING:  # numpy and pandas stay out of `harness --help`
 PrepareFn = Callable[["Competition", Path, Path, Path], "list[str] | None"]
 
 #: ``features(frame) -> frame``: a tabular competition's feature hints, applied by the tabular
-#: baselines to the public train and test frames alike (never to the answers).
+#: baselines once to the public train and test rows together (one frame, in that order, the
+#: target removed; never the answers), so that counting rows (a ticket's party) sees them all.
 FeaturesFn = Callable[["pd.DataFrame"], "pd.DataFrame"]
+
+#: ``target_features(fit, y, rows) -> frame``: features of ``rows`` (one row each, same order)
+#: learnt from the labelled rows ``fit`` (``y``: their target as the model learns it, e.g. the
+#: log price), such as a group's survival rate. The baselines call it out-of-fold: a training
+#: row's features come from the other folds' labels, a test row's from all of train, so a row
+#: never sees its own label (and a test row no label of the test).
+TargetFeaturesFn = Callable[["pd.DataFrame", "np.ndarray", "pd.DataFrame"], "pd.DataFrame"]
+
+#: ``outliers(train, y) -> mask``: training rows (True) that models should not learn from;
+#: they are left out of every fit, never out of a score.
+OutliersFn = Callable[["pd.DataFrame", "np.ndarray"], "np.ndarray"]
 
 
 @dataclass(frozen=True)
@@ -71,11 +84,15 @@ class Competition:
     seed: int = 0  # seeds every split this competition makes
     embedded_raw: Path | None = None  # raw data shipped inside the package, if any
     kaggle_slug: str | None = None  # for `harness download` through the Kaggle API
-    download: Download | None = None  # an official URL, preferred over the Kaggle API
+    #: the official URL(s), preferred over the Kaggle API; several files (MNIST's four IDX
+    #: archives) are all fetched into the raw folder
+    download: Download | tuple[Download, ...] | None = None
     extract_raw: bool = True  # False: `prepare` gets the archive itself, to stream (walk_raw)
     raw_hint: str = ""  # what `--raw` expects, for error messages and `harness describe`
     version: int = 1  # bump when `prepare` changes its output, so old preparations are redone
     features: FeaturesFn | None = None  # tabular: feature hints for the baselines
+    target_features: TargetFeaturesFn | None = None  # tabular: hints learnt from labels
+    outliers: OutliersFn | None = None  # tabular: training rows not to learn from
     text_column: str | None = None  # text: the column of train/test that holds the text
     images: ImageSpec | None = None  # images: layout and default tensor size
 
@@ -92,3 +109,10 @@ class Competition:
     @property
     def submission_columns(self) -> tuple[str, ...]:
         return (self.id_column, *self.target_columns)
+
+    @property
+    def downloads(self) -> tuple[Download, ...]:
+        """The official files, as a tuple (none, one or several)."""
+        if self.download is None:
+            return ()
+        return self.download if isinstance(self.download, tuple) else (self.download,)

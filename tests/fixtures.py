@@ -124,9 +124,74 @@ def imdb_archive(folder: Path, *, per_class: int = 6) -> Path:
     return _tar_gz(folder / "aclImdb_v1.tar.gz", members)
 
 
+def _idx(array: np.ndarray) -> bytes:
+    """An IDX file: magic 0, 0, 0x08 (unsigned bytes), the number of dimensions; big-endian
+    4-byte sizes; the values."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(n).to_bytes(4, "big") for n in array.shape
+    )
+    return header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+
+
+def digit_images(labels: list[int], seed: int, side: int = 28) -> np.ndarray:
+    """Grey ``side``×``side`` images, one coarse per-digit pattern under noise (learnable)."""
+    rng = np.random.default_rng(seed)
+    patterns = _patterns(np.random.default_rng(99), 10, side)[..., 0]  # fixed across splits
+    noise = rng.normal(0, 30, (len(labels), side, side))
+    return np.clip(patterns[labels] + noise, 0, 255).astype(np.uint8)
+
+
+def mnist_idx(folder: Path, *, per_class: tuple[int, int] = (3, 2), gz: bool = True) -> Path:
+    """MNIST's four IDX files (``train-images-idx3-ubyte.gz`` …, gzip'd as published, or plain
+    with ``gz=False``) in ``folder``: ``per_class`` images per digit in train and test."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, n, seed in (("train", per_class[0], 1), ("t10k", per_class[1], 2)):
+        labels = [d for _ in range(n) for d in range(10)]
+        for part, array in (
+            ("images-idx3", digit_images(labels, seed)),
+            ("labels-idx1", np.array(labels, dtype=np.uint8)),
+        ):
+            data = _idx(array)
+            name = f"{split}-{part}-ubyte"
+            if gz:
+                (folder / f"{name}.gz").write_bytes(gzip.compress(data, mtime=0))
+            else:
+                (folder / name).write_bytes(data)
+    return folder
+
+
+def digit_recognizer_zip(folder: Path, *, per_class: int = 3, test_rows: int = 7) -> Path:
+    """Kaggle's ``digit-recognizer.zip``: ``train.csv`` (label, pixel0…pixel783),
+    ``test.csv`` (pixels) and ``sample_submission.csv`` (ImageId,Label)."""
+    import pandas as pd
+
+    def table(images: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame(images.reshape(len(images), -1)).add_prefix("pixel")
+
+    labels = [d for _ in range(per_class) for d in range(10)]
+    train = table(digit_images(labels, 3))
+    train.insert(0, "label", labels)
+    test = table(digit_images([0] * test_rows, 4))
+    sample = pd.DataFrame({"ImageId": range(1, test_rows + 1), "Label": 0})
+    path = folder / "digit-recognizer.zip"
+    _zip(
+        path,
+        {
+            name: frame.to_csv(index=False).encode()
+            for name, frame in (
+                ("train.csv", train),
+                ("test.csv", test),
+                ("sample_submission.csv", sample),
+            )
+        },
+    )
+    return path
+
+
 #: A tiny raw archive per competition without embedded data.
 RAW: dict[str, Callable[[Path], Path]] = {
     "cifar10": cifar_archive,
+    "digit-recognizer": mnist_idx,
     "dogs-vs-cats": dogs_archive,
     "sentiment": imdb_archive,
 }

@@ -88,7 +88,7 @@ def test_the_list_names_what_a_missing_baseline_needs(tmp_path: Path) -> None:
     assert rows["gbm"].rstrip(" │").endswith("yes")
     assert rows["nbsvm"].rstrip(" │").endswith("yes")
     hints = [line for line in lines if "pip install" in line]
-    assert "airnet, resnet18, resnet26d: pip install -e '.[vision]'" in hints
+    assert "airnet, cnn, resnet18, resnet26d: pip install -e '.[vision]'" in hints
     assert "ensemble, minilm, transformer: pip install -e '.[text]'" in hints
 
 

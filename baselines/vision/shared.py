@@ -191,3 +191,43 @@ def make_recipe(params: dict[str, Any]) -> Any:
     if unknown:
         raise HarnessError(f"unknown training setting(s) {', '.join(unknown)}")
     return Recipe(**params)
+
+
+class Pixels:
+    """The first step of the classical image baselines (scikit-learn pipelines): uint8 images
+    ``(n, h, w, c)`` as rows of ``h·w·c`` pixels in [0, 1], keeping one channel when the
+    training images are grey (three equal channels, as digits are stored). ``unit_width``
+    scales them so that scikit-learn's "scale" RBF width, 1 / (features · variance), is 1 on
+    the training rows: an SVC's ``gamma`` is then a multiple of it, one range for any size."""
+
+    def __init__(self, unit_width: bool = False) -> None:
+        self.unit_width = unit_width
+        self.grey_, self.factor_ = False, 1.0 / 255
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:  # for sklearn.clone
+        return {"unit_width": self.unit_width}
+
+    def set_params(self, **params: Any) -> Pixels:
+        self.unit_width = params.get("unit_width", self.unit_width)
+        return self
+
+    def fit(self, x: Any, y: Any = None) -> Pixels:
+        x = np.asarray(x)
+        self.grey_ = x.ndim == 4 and x.shape[-1] == 3 and bool((x[..., :1] == x).all())
+        self.factor_ = 1.0 / 255
+        if self.unit_width:
+            rows = self._rows(x)
+            spread = rows.shape[1] * float(rows.var())
+            self.factor_ /= np.sqrt(spread) if spread > 0 else 1.0
+        return self
+
+    def transform(self, x: Any) -> np.ndarray:
+        return self._rows(np.asarray(x)) * np.float32(self.factor_ * 255)
+
+    def _rows(self, x: np.ndarray) -> np.ndarray:
+        if self.grey_:
+            x = x[..., 0]
+        return x.reshape(len(x), -1).astype(np.float32) / 255
+
+    def fit_transform(self, x: Any, y: Any = None) -> np.ndarray:
+        return self.fit(x, y).transform(x)

@@ -9,7 +9,7 @@ from harness.competition import Competition, Task
 from harness.data.kit import prepare_from_labelled_train
 from harness.metrics import RMSE_LOG
 
-from .features import add_features
+from .features import add_features, neighbourhood_prices, outliers
 
 HERE = Path(__file__).parent
 
@@ -46,4 +46,6 @@ COMPETITION = Competition(
         "sample_submission.csv, data_description.txt)"
     ),
     features=add_features,
+    target_features=neighbourhood_prices,
+    outliers=outliers,
 )

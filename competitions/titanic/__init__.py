@@ -8,7 +8,7 @@ from harness.competition import Competition, Task
 from harness.data.kit import prepare_from_labelled_train
 from harness.metrics import ACCURACY
 
-from .features import add_features
+from .features import add_features, group_survival
 
 HERE = Path(__file__).parent
 
@@ -36,4 +36,5 @@ COMPETITION = Competition(
     kaggle_slug="titanic",
     raw_hint="Kaggle's titanic.zip (train.csv, test.csv, gender_submission.csv)",
     features=add_features,
+    target_features=group_survival,
 )

@@ -18,7 +18,9 @@ Both write ``train.csv``, ``test.csv``, ``sample_submission.csv`` and the answer
 public/private split of the test rows, stratified on the target (:func:`strata`). The pieces
 are here too, for other layouts: :func:`find_file` and :func:`walk_raw` read the raw data,
 :func:`write_csv`, :func:`write_answers`, :func:`write_sample_submission` write, and
-:func:`prepare_images` writes the image layout from an :class:`ImageSet`. Raise
+:func:`prepare_images` writes the image layout from an :class:`ImageSet` (and
+:func:`prepare_pixel_tables` Kaggle's ``label,pixel0,…`` tables of grey images; :func:`read_idx`
+reads MNIST's IDX files). Raise
 :class:`RawDataError` for raw data that is not what ``comp.raw_hint`` says.
 
 Cells are kept as the text the publisher wrote (read with ``dtype=str``), so the public files
@@ -33,7 +35,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.competition import Competition
-from harness.data.images import ImageSet, decode, prepare_images, readable
+from harness.data.images import (
+    ImageSet,
+    decode,
+    prepare_images,
+    prepare_pixel_tables,
+    read_idx,
+    readable,
+    rgb,
+)
 from harness.data.sources import find_file, walk_raw
 from harness.data.writers import assign_usage, write_answers, write_csv, write_sample_submission
 from harness.errors import RawDataError
@@ -51,8 +61,12 @@ __all__ = [
     "prepare_from_labelled_train",
     "prepare_from_split",
     "prepare_images",
+    "prepare_pixel_tables",
+    "read_idx",
     "read_table",
     "readable",
+    "rgb",
+    "split_labelled",
     "strata",
     "walk_raw",
     "write_answers",
@@ -135,6 +149,21 @@ def read_table(comp: Competition, raw: Path, name: str, required: Sequence[str])
             f" — is this the '{comp.id}' data? expected {comp.raw_hint}"
         )
     return frame
+
+
+def split_labelled(comp: Competition, labels: Any, *, test_size: float | int) -> tuple[Any, Any]:
+    """Row numbers of labelled items (images, say) split into the local train and test:
+    seeded, stratified as :func:`strata` says, ``test_size`` a share or a count; each sorted."""
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    train_rows, test_rows = train_test_split(
+        np.arange(len(labels)),
+        test_size=test_size,
+        random_state=comp.seed,
+        stratify=strata(labels, comp),
+    )
+    return np.sort(train_rows), np.sort(test_rows)
 
 
 def strata(values: Any, comp: Competition) -> Any:

@@ -53,13 +53,19 @@ def load(comp: Competition, settings: Settings, *, size: int | None = None) -> T
     if comp.images is None:  # a bug in the declaration, not a user mistake
         raise RuntimeError(f"{comp.id}: an image competition without an ImageSpec")
     size, ext = size or comp.images.size, comp.images.ext
-    train_ids = pd.read_csv(public / "train.csv")[comp.id_column].to_numpy()
+    y_train = np.load(public / "tensors" / "train_labels.npy")
+    with open(public / "train.csv", encoding="utf-8") as f:
+        header = f.readline().rstrip("\n").split(",")
+    if comp.id_column in header:
+        train_ids = pd.read_csv(public / "train.csv", usecols=[comp.id_column])[comp.id_column]
+    else:  # a pixel table (Kaggle's digit-recognizer): the id is the row number, from 1
+        train_ids = pd.Series(np.arange(1, len(y_train) + 1))
     classes = tuple(str(c) for c in comp.labels) if comp.labels else ("0", "1")
     return Images(
         x_train=tensors(public, "train", size, ext),
-        y_train=np.load(public / "tensors" / "train_labels.npy"),
+        y_train=y_train,
         x_test=tensors(public, "test", size, ext),
-        train_ids=train_ids,
+        train_ids=train_ids.to_numpy(),
         test_ids=sample[comp.id_column].to_numpy(),
         classes=classes,
         sample_submission=sample,

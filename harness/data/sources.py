@@ -252,22 +252,32 @@ def download(
     """Download the competition's raw data into ``HARNESS_HOME/raw/<id>``.
 
     From the publisher's official URL when the competition declares one (``url`` names a
-    mirror; the pinned checksum still applies), else through the Kaggle API.
+    mirror; the pinned checksum still applies), else through the Kaggle API. A competition
+    with several official files (MNIST's four) gets each into the raw folder, which is
+    returned; ``url`` is then the mirror's folder, holding them under their own names.
     """
     dest = settings.raw_dir(comp.id)
     settings.ensure_home()
-    if comp.download is not None:
-        target = dest / comp.download.filename
+    files = comp.downloads
+    for official in files:
+        target = dest / official.filename
         if force:
             target.unlink(missing_ok=True)
-        return fetch(
-            url or comp.download.url,
+        mirror = url
+        if url and len(files) > 1:
+            mirror = f"{url.rstrip('/')}/{official.filename}"
+        fetched = fetch(
+            mirror or official.url,
             target,
-            sha256=comp.download.sha256,
-            size=comp.download.size,
+            sha256=official.sha256,
+            size=official.size,
             progress=progress,
             hint=f"`harness prepare {comp.id} --raw PATH`",
         )
+        if len(files) == 1:
+            return fetched
+    if files:
+        return dest
     if dest.is_dir() and any(dest.iterdir()) and not force:
         return dest
     if comp.kaggle_slug is None:

@@ -81,3 +81,42 @@ class AirNet(nn.Module):
         x = self.blocks(self.act(self.whiten(x)))
         x = torch.amax(x, dim=(2, 3))
         return self.head(x) * self.logit_scale
+
+
+class SmallCNN(nn.Module):
+    """A small VGG-like CNN for small grey images (handwritten digits): the three equal
+    channels averaged to one, then per width a block of 3×3 conv → batch-norm → ReLU (twice,
+    or once with ``double=False``) and a 2×2 max-pool, then dropout and a linear head on the
+    flattened map (digits are not shift-invariant: where a stroke is matters)."""
+
+    def __init__(
+        self,
+        classes: int,
+        side: int,
+        widths: Sequence[int] = (32, 64),
+        *,
+        double: bool = True,
+        dropout: float = 0.25,
+        grey: bool = True,
+    ) -> None:
+        super().__init__()
+        self.grey = grey
+        layers: list[nn.Module] = []
+        inputs = 1 if grey else 3
+        for width in widths:
+            for _ in range(2 if double else 1):
+                layers += [
+                    nn.Conv2d(inputs, width, 3, padding=1, bias=False),
+                    nn.BatchNorm2d(width),
+                    nn.ReLU(inplace=True),
+                ]
+                inputs = width
+            layers.append(nn.MaxPool2d(2))
+            side //= 2
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(inputs * side * side, classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.grey:
+            x = x.mean(1, keepdim=True)
+        return self.head(self.features(x).flatten(1))
