@@ -273,6 +273,10 @@ def study_storage(settings: Settings, comp: Competition, storage: str | None) ->
     several processes on one machine can share (SQLite is for one machine too, and slower)."""
     import optuna
 
+    from baselines.workers import is_shared, rdb_storage
+
+    if storage and is_shared(storage):  # workers starting at once must not race the schema
+        return rdb_storage(storage)
     if storage:
         return storage
     path = settings.home / "optuna" / f"{comp.id}.journal"

@@ -23,6 +23,18 @@ def is_shared(storage: Any) -> bool:
     return isinstance(storage, str) and storage.startswith(("postgresql:", "postgresql+"))
 
 
+def rdb_storage(url: str) -> Any:
+    """Optuna's RDB storage on ``url``, made under an advisory lock: Optuna creates its tables
+    and enum types on first use, and workers that start together would race to (PostgreSQL:
+    "type studydirection already exists")."""
+    import optuna
+
+    from leaderboard.store import advisory_lock
+
+    with advisory_lock(url, "optuna-schema"):
+        return optuna.storages.RDBStorage(url)
+
+
 def optimize_shared(
     study: Any,
     objective: Callable[[Any], float],

@@ -19,7 +19,7 @@ folds gave.
   less the outer score, signed so that positive is optimism (CV promised more than the unseen
   rows gave), the local CV standing in where the inner CV was skipped (``--no-inner``).
 
-Runs against whatever tree is on ``PYTHONPATH`` (the before/after of RESULTS-16 ran it on a
+Runs against whatever tree is on ``PYTHONPATH`` (the before/after of RESULTS.md §15 ran it on a
 ``git worktree`` of the previous commit too): it falls back to a 5-fold CV and the raw best
 trial where the scheme has no repeats or one-standard-error rule.
 """

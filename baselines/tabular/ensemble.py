@@ -9,7 +9,7 @@ scores, and each member is then refitted on all of its training rows.
 measured: defaults, 3 × 5-fold CV on the public train, seed 0 (bench/nested_cv.py, 2-core
 CPU): Titanic accuracy 0.836 ± 0.008 SE, nested CV on Kaggle's 891 labelled rows 0.840 (the
 best with linear's 0.838); House Prices RMSE of log 0.112 ± 0.002,
-local test 0.101 / 0.112, nested 0.121, the best of all (bench/RESULTS-16.md §13). About 20
+local test 0.101 / 0.112, nested 0.121, the best of all (bench/RESULTS.md §15). About 20
 member fits per fit: minutes, not seconds, for a 15-fold CV.
 """
 

@@ -2,7 +2,7 @@
 
 measured: defaults, 3 × 5-fold CV on the public train, seed 0 (bench/nested_cv.py, 2-core
 CPU): Titanic accuracy 0.840 ± 0.009 SE, nested CV on Kaggle's 891 labelled rows 0.823
-(bench/RESULTS-16.md §13); House Prices, 5 folds before issue 16's hints: 0.142
+(bench/RESULTS.md §15); House Prices, 5 folds before issue 16's hints: 0.142
 (bench/RESULTS.md §10).
 """
 

@@ -5,7 +5,7 @@ CPU): Titanic accuracy 0.833 ± 0.010 SE, nested CV on Kaggle's 891 labelled row
 Prices RMSE of log 0.125 ± 0.002, local test 0.121 / 0.118 (public / private), nested 0.133
 (the two outliers scored). 100 trials on House Prices: 821 CPU s (about 410 s on two idle
 cores with --jobs 2), the 1-SE pick CV 0.120 ± 0.002, local test 0.113 / 0.116
-(bench/RESULTS-16.md §13).
+(bench/RESULTS.md §15).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 
 measured: defaults, 3 × 5-fold CV on the public train, seed 0 (bench/nested_cv.py, 2-core
 CPU): Titanic accuracy 0.828 ± 0.010 SE, nested CV on Kaggle's 891 labelled rows 0.814; House
-Prices RMSE of log 0.123 ± 0.002, local test 0.116 / 0.117, nested 0.131 (bench/RESULTS-16.md §13).
+Prices RMSE of log 0.123 ± 0.002, local test 0.116 / 0.117, nested 0.131 (bench/RESULTS.md §15).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ numbers and one-hot categories.
 
 measured: defaults, 3 × 5-fold CV on the public train, seed 0 (bench/nested_cv.py, 2-core
 CPU): Titanic accuracy 0.834 ± 0.007 SE, nested CV on Kaggle's 891 labelled rows 0.838; House
-Prices RMSE of log 0.114 ± 0.002, local test 0.104 / 0.119, nested 0.125 (bench/RESULTS-16.md §13).
+Prices RMSE of log 0.114 ± 0.002, local test 0.104 / 0.119, nested 0.125 (bench/RESULTS.md §15).
 """
 
 from __future__ import annotations
