@@ -139,10 +139,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--per-client", type=int, default=50)
     parser.add_argument("--sizes", default="10,10000")
+    parser.add_argument("--parts", default="1,2,3", help="which parts to run (1,2,3)")
     parser.add_argument("--md")
     args = parser.parse_args()
-
-    from tests import servers
+    parts = {int(p) for p in args.parts.split(",")}
 
     report = c.Report("Hosted competitions: harness serve")
     report.note(f"Machine: {c.machine()}; {c.revision()}.")
@@ -152,150 +152,170 @@ def main() -> None:
         c.run([c.HARNESS, "prepare", "titanic"], env)
         files = _files(home, 20)
 
-        # 1. the client
-        from harness.server.participants import Participants
-        from harness.settings import Settings
-
-        settings = Settings.resolve(home, f"sqlite:///{home}/mlflow.db")
-        token = Participants(settings).add("client")
-        with servers.harness_serve(env) as url:
-            client_env = c.child_env(None, HARNESS_SERVER=url, HARNESS_TOKEN=token)
-            submit = [c.HARNESS, "submit", "titanic", str(files[0]), "-m", "bench"]
-            c.run(submit, client_env)  # warm-up: the store exists
-            wall = [c.run(submit, client_env) for _ in range(args.runs)]
-            server = [_server_seconds(url, token, files[i % 20]) for i in range(args.runs * 3)]
-        report.table(
-            "1. `harness submit titanic FILE` against `harness serve` (sqlite, 1 worker)",
-            ["measure", "median s", "p99 / max s", "goal"],
-            [
-                [
-                    "client wall time (fresh subprocess)",
-                    f"{statistics.median(wall):.3f}",
-                    f"{max(wall):.3f}",
-                    "≤ 0.5 s",
-                ],
-                [
-                    f"server time per submit ({len(server)} submits)",
-                    f"{statistics.median(server):.3f}",
-                    f"{_pct(server, 0.99):.3f}",
-                    "–",
-                ],
-            ],
-        )
-
-        # 2. load
-        rows = []
-        pg = servers.Postgres()
-        try:
-            backend, database = pg.url("mlflow_bench"), pg.url("harness_bench")
-            pg_home = tmp / "pg-home"
-            pg_env = c.child_env(pg_home)
-            c.run([c.HARNESS, "prepare", "titanic"], pg_env)
-            with servers.mlflow_server(backend, tmp / "pg-artifacts") as tracking:
-                os.environ["HARNESS_DATABASE"] = database
-                people = Participants(Settings.resolve(pg_home, tracking))
-                tokens = [people.add(f"c{i:02d}") for i in range(args.clients)]
-                del os.environ["HARNESS_DATABASE"]
-                serve_env = {
-                    **pg_env,
-                    "MLFLOW_TRACKING_URI": tracking,
-                    "HARNESS_DATABASE": database,
-                }
-                with servers.harness_serve(serve_env, workers=4) as url:
-                    got = load(url, tokens, files, args.per_client)
-                recorded = _count_runs(tracking)
-                rows.append(["serve --workers 4, mlflow server + PostgreSQL", got, recorded])
-        finally:
-            pg.close()
-        sq_home = tmp / "sq-home"
-        sq_env = c.child_env(sq_home)
-        c.run([c.HARNESS, "prepare", "titanic"], sq_env)
-        sq_settings = Settings.resolve(sq_home, f"sqlite:///{sq_home}/mlflow.db")
-        people = Participants(sq_settings)
-        tokens = [people.add(f"c{i:02d}") for i in range(args.clients)]
-        with servers.harness_serve(sq_env, workers=1) as url:
-            got = load(url, tokens, files, args.per_client)
-        rows.append(["serve --workers 1, sqlite", got, _count_runs(sq_settings.tracking_uri)])
-        report.table(
-            f"2. {args.clients} clients × {args.per_client} submits over HTTP",
-            [
-                "setup",
-                "sent",
-                "recorded",
-                "lost",
-                "errors",
-                "wall s",
-                "submits/s",
-                "p50 s",
-                "p99 s",
-            ],
-            [
-                [
-                    name,
-                    g["sent"],
-                    rec,
-                    g["sent"] - rec,
-                    g["errors"],
-                    f"{g['wall']:.1f}",
-                    f"{g['throughput']:.2f}",
-                    f"{g['p50']:.3f}",
-                    f"{g['p99']:.3f}",
-                ]
-                for name, g, rec in rows
-            ],
-        )
-
-        # 3. the board over HTTP at 10 and 10,000
-        import numpy as np
-
-        from leaderboard import Leaderboard
-
-        lb_home = tmp / "lb-home"
-        lb_env = c.child_env(lb_home)
-        c.run([c.HARNESS, "prepare", "titanic"], lb_env)
-        comp, lb_settings, _ = c.titanic_store(lb_home)
-        lb_token = Participants(lb_settings).add("reader")
-        rng = np.random.default_rng(0)
-        have, rows3 = 0, []
-        for size in sorted(int(s) for s in args.sizes.split(",")):
-            board = Leaderboard(lb_settings)
-            with c.recording(report.console) as bar:
-                task = bar.add_task("record", total=size - have)
-                for i in range(have, size):
-                    board.record(
-                        comp,
-                        participant=f"p{i % 100:03d}",
-                        kind="submission",
-                        message="m",
-                        public_score=float(rng.random()),
-                        private_score=float(rng.random()),
-                        file=files[i % 20],
-                    )
-                    bar.advance(task)
-            have = size
-            time.sleep(2.5)
-            with servers.harness_serve(lb_env) as url:
-                reader = c.child_env(None, HARNESS_SERVER=url, HARNESS_TOKEN=lb_token)
-                cmd = [c.HARNESS, "leaderboard", "titanic"]
-                c.run(cmd, reader)  # the first read syncs the index, regrades the rows
-                times = [c.run(cmd, reader) for _ in range(args.runs)]
-            rows3.append(
-                [
-                    f"{size:,}",
-                    f"{statistics.median(times):.3f}",
-                    f"{min(times):.3f}",
-                    f"{max(times):.3f}",
-                ]
-            )
-        base = float(rows3[0][1])
-        for row in rows3:
-            row.append(f"{float(row[1]) / base:.2f}x")
-        report.table(
-            "3. `harness leaderboard titanic --server` (CLI subprocess, warm server)",
-            ["submissions", "median s", "min", "max", "ratio to 10 (goal ≤ 1.5x)"],
-            rows3,
-        )
+        if 1 in parts:
+            part1(home, env, files, args, report)
+        if 2 in parts:
+            part2(tmp, files, args, report)
+        if 3 in parts:
+            part3(tmp, files, args, report)
     report.save(args.md)
+
+
+def part1(home: Path, env: dict[str, str], files: list[Path], args: Any, report: Any) -> None:
+    from harness.server.participants import Participants
+    from harness.settings import Settings
+    from tests import servers
+
+    # 1. the client
+    settings = Settings.resolve(home, f"sqlite:///{home}/mlflow.db")
+    token = Participants(settings).add("client")
+    with servers.harness_serve(env) as url:
+        client_env = c.child_env(None, HARNESS_SERVER=url, HARNESS_TOKEN=token)
+        submit = [c.HARNESS, "submit", "titanic", str(files[0]), "-m", "bench"]
+        c.run(submit, client_env)  # warm-up: the store exists
+        wall = [c.run(submit, client_env) for _ in range(args.runs)]
+        server = [_server_seconds(url, token, files[i % 20]) for i in range(args.runs * 3)]
+    report.table(
+        "1. `harness submit titanic FILE` against `harness serve` (sqlite, 1 worker)",
+        ["measure", "median s", "p99 / max s", "goal"],
+        [
+            [
+                "client wall time (fresh subprocess)",
+                f"{statistics.median(wall):.3f}",
+                f"{max(wall):.3f}",
+                "≤ 0.5 s",
+            ],
+            [
+                f"server time per submit ({len(server)} submits)",
+                f"{statistics.median(server):.3f}",
+                f"{_pct(server, 0.99):.3f}",
+                "–",
+            ],
+        ],
+    )
+
+
+def part2(tmp: Path, files: list[Path], args: Any, report: Any) -> None:
+    from harness.server.participants import Participants
+    from harness.settings import Settings
+    from tests import servers
+
+    # 2. load
+    rows = []
+    pg = servers.Postgres()
+    try:
+        backend, database = pg.url("mlflow_bench"), pg.url("harness_bench")
+        pg_home = tmp / "pg-home"
+        pg_env = c.child_env(pg_home)
+        c.run([c.HARNESS, "prepare", "titanic"], pg_env)
+        with servers.mlflow_server(backend, tmp / "pg-artifacts") as tracking:
+            os.environ["HARNESS_DATABASE"] = database
+            people = Participants(Settings.resolve(pg_home, tracking))
+            tokens = [people.add(f"c{i:02d}") for i in range(args.clients)]
+            del os.environ["HARNESS_DATABASE"]
+            serve_env = {
+                **pg_env,
+                "MLFLOW_TRACKING_URI": tracking,
+                "HARNESS_DATABASE": database,
+            }
+            with servers.harness_serve(serve_env, workers=4) as url:
+                got = load(url, tokens, files, args.per_client)
+            recorded = _count_runs(tracking)
+            rows.append(["serve --workers 4, mlflow server + PostgreSQL", got, recorded])
+    finally:
+        pg.close()
+    sq_home = tmp / "sq-home"
+    sq_env = c.child_env(sq_home)
+    c.run([c.HARNESS, "prepare", "titanic"], sq_env)
+    sq_settings = Settings.resolve(sq_home, f"sqlite:///{sq_home}/mlflow.db")
+    people = Participants(sq_settings)
+    tokens = [people.add(f"c{i:02d}") for i in range(args.clients)]
+    with servers.harness_serve(sq_env, workers=1) as url:
+        got = load(url, tokens, files, args.per_client)
+    rows.append(["serve --workers 1, sqlite", got, _count_runs(sq_settings.tracking_uri)])
+    report.table(
+        f"2. {args.clients} clients × {args.per_client} submits over HTTP",
+        [
+            "setup",
+            "sent",
+            "recorded",
+            "lost",
+            "errors",
+            "wall s",
+            "submits/s",
+            "p50 s",
+            "p99 s",
+        ],
+        [
+            [
+                name,
+                g["sent"],
+                rec,
+                g["sent"] - rec,
+                g["errors"],
+                f"{g['wall']:.1f}",
+                f"{g['throughput']:.2f}",
+                f"{g['p50']:.3f}",
+                f"{g['p99']:.3f}",
+            ]
+            for name, g, rec in rows
+        ],
+    )
+
+
+def part3(tmp: Path, files: list[Path], args: Any, report: Any) -> None:
+    # 3. the board over HTTP at 10 and 10,000
+    import numpy as np
+
+    from harness.server.participants import Participants
+    from leaderboard import Leaderboard
+    from tests import servers
+
+    lb_home = tmp / "lb-home"
+    lb_env = c.child_env(lb_home)
+    c.run([c.HARNESS, "prepare", "titanic"], lb_env)
+    comp, lb_settings, _ = c.titanic_store(lb_home)
+    lb_token = Participants(lb_settings).add("reader")
+    rng = np.random.default_rng(0)
+    have, rows3 = 0, []
+    for size in sorted(int(s) for s in args.sizes.split(",")):
+        board = Leaderboard(lb_settings)
+        with c.recording(report.console) as bar:
+            task = bar.add_task("record", total=size - have)
+            for i in range(have, size):
+                board.record(
+                    comp,
+                    participant=f"p{i % 100:03d}",
+                    kind="submission",
+                    message="m",
+                    public_score=float(rng.random()),
+                    private_score=float(rng.random()),
+                    file=files[i % 20],
+                )
+                bar.advance(task)
+        have = size
+        time.sleep(2.5)
+        with servers.harness_serve(lb_env) as url:
+            reader = c.child_env(None, HARNESS_SERVER=url, HARNESS_TOKEN=lb_token)
+            cmd = [c.HARNESS, "leaderboard", "titanic"]
+            c.run(cmd, reader)  # the first read syncs the index, regrades the rows
+            times = [c.run(cmd, reader) for _ in range(args.runs)]
+        rows3.append(
+            [
+                f"{size:,}",
+                f"{statistics.median(times):.3f}",
+                f"{min(times):.3f}",
+                f"{max(times):.3f}",
+            ]
+        )
+    base = float(rows3[0][1])
+    for row in rows3:
+        row.append(f"{float(row[1]) / base:.2f}x")
+    report.table(
+        "3. `harness leaderboard titanic --server` (CLI subprocess, warm server)",
+        ["submissions", "median s", "min", "max", "ratio to 10 (goal ≤ 1.5x)"],
+        rows3,
+    )
 
 
 if __name__ == "__main__":

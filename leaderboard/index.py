@@ -90,8 +90,14 @@ class RunIndex:
         from mlflow.entities import ViewType
         from mlflow.exceptions import MlflowException
 
-        state = {} if rebuild else self._load()
-        runs: dict[str, dict[str, Any]] = state.get("runs", {})
+        stamp = None if rebuild else _stamp(self.path)
+        memo = _MEMO.get(self.path)
+        if memo is not None and stamp is not None and memo[0] == stamp:
+            state = memo[1] if memo[1].get("generation", "") == self.generation else {}
+        else:
+            memo = None
+            state = {} if rebuild else self._load()
+        runs: dict[str, dict[str, Any]] = dict(state.get("runs", {}))
         watermark = state.get("watermark")
         since = (
             "" if watermark is None else f"attributes.start_time >= {watermark - self.slack_ms}"
@@ -161,9 +167,15 @@ class RunIndex:
             "runs": runs,
         }
         changed |= new_mark != watermark or sorted(deleted) != state.get("deleted")
+        if not changed and memo is not None and memo[2] is not None:
+            return memo[2].copy(deep=False)  # nothing new: this process's frame of the file
         if changed:  # most reads change nothing: skip the rewrite
             self._save(new_state)
-        return frame(row for rid, row in runs.items() if rid not in deleted)
+        out = frame(row for rid, row in runs.items() if rid not in deleted)
+        after = _stamp(self.path)
+        if after is not None:
+            _MEMO[self.path] = (after, new_state, out.copy(deep=False))
+        return out
 
     def _load(self) -> dict[str, Any]:
         state, distrust = read_state(self.path, self.key_file)
@@ -184,6 +196,21 @@ class RunIndex:
         body = json.dumps(state, separators=(",", ":"))
         tmp.write_text(signed(body, index_key(self.key_file)), encoding="utf-8")
         tmp.replace(self.path)  # atomic: concurrent readers see the old or the new file
+
+
+#: This process's last read of each index file, by its (mtime_ns, size): the state and frame
+#: it held, so a warm read of an unchanged file (the server's next request) neither parses and
+#: verifies the file again nor rebuilds the frame. Any write, ours or another process's,
+#: changes the stamp.
+_MEMO: dict[Path, tuple[tuple[int, int], dict[str, Any], Any]] = {}
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
 
 
 def scan(client: MlflowClient, experiment_id: str | None) -> pd.DataFrame:
