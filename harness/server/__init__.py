@@ -4,7 +4,10 @@ HTTP (:mod:`harness.client`), identified by a token (:mod:`harness.server.partic
 
 - :mod:`harness.server.participants`: tokens, hashed, in the Harness database;
 - :mod:`harness.server.app`: the FastAPI application (the JSON API under ``/api``) and the
-  size-capped, streamed upload.
+  size cap on request bodies;
+- :mod:`harness.server.uploads`: an upload staged under our own name and submitted (the API
+  and the pages share it);
+- :mod:`harness.server.pages`: the web pages.
 
 The rules, the boards and the submission path are the leaderboard's own
 (:mod:`leaderboard.submit`, :mod:`leaderboard.board`, :mod:`leaderboard.referee`): the server

@@ -16,8 +16,6 @@ Configured by the environment, so ``uvicorn --workers N`` can build one app per 
 
 import json
 import os
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
@@ -33,13 +31,11 @@ from harness.errors import (
     UnknownCompetition,
 )
 from harness.server.participants import Participant, Participants
+from harness.server.uploads import submit_upload
 from harness.settings import Settings
 
 MAX_UPLOAD_ENV = "HARNESS_MAX_UPLOAD_MB"
 DEFAULT_MAX_UPLOAD_MB = 200
-#: What an uploaded file may be called on disk: its compression decides the suffix; the
-#: client's own name is kept only as text (the run's ``harness.file`` tag).
-SUFFIXES = (".csv.gz", ".csv.bz2", ".csv.xz", ".gz", ".bz2", ".xz", ".zip", ".csv")
 
 
 class UploadTooLarge(Exception):
@@ -304,27 +300,9 @@ def create_app(settings: Settings | None = None, *, max_upload: int | None = Non
         message: Annotated[str, Form()] = "",
         cv: Annotated[float | None, Form()] = None,
     ) -> dict[str, Any]:
-        from leaderboard.submit import submit as record
-
-        comp = competition(cid)
-        client_name = (file.filename or "upload.csv").replace("\\", "/").rsplit("/", 1)[-1]
-        suffix = next((s for s in SUFFIXES if client_name.lower().endswith(s)), ".csv")
-        settings.staging_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=settings.staging_dir) as tmp:
-            path = Path(tmp) / f"upload{suffix}"  # never the client's name
-            with open(path, "wb") as out:
-                while chunk := file.file.read(1 << 20):
-                    out.write(chunk)
-            result = record(
-                comp,
-                settings,
-                path,
-                participant=who.name,
-                message=message,
-                cv=cv,
-                display_name=client_name[:200] or "upload.csv",
-            )
-        return dict(result.as_dict(comp))
+        return submit_upload(
+            competition(cid), settings, file, participant=who.name, message=message, cv=cv
+        )
 
     @app.post("/api/competitions/{cid}/selections")
     def select(cid: str, body: dict[str, Any], who: SignedIn) -> dict[str, Any]:
@@ -384,7 +362,7 @@ def create_app(settings: Settings | None = None, *, max_upload: int | None = Non
     app.state.people = people
     from harness.server.pages import add_pages
 
-    add_pages(app, settings, suffixes=SUFFIXES)  # the web pages: /, /c/{cid}, …
+    add_pages(app, settings)  # the web pages: /, /c/{cid}, …
     app.router.redirect_slashes = False
     return LimitUpload(app, limit) if limit else app
 

@@ -26,7 +26,6 @@ import math
 import os
 import secrets
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +38,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from harness.errors import HarnessError
 from harness.server import charts
 from harness.server.participants import Participant, Participants
+from harness.server.uploads import submit_upload
 from harness.settings import Settings
 
 if TYPE_CHECKING:
@@ -143,7 +143,6 @@ class Site:
     settings: Settings
     people: Participants | None
     local: str | None = None
-    suffixes: tuple[str, ...] = (".csv",)
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     env: jinja2.Environment = field(init=False)
 
@@ -485,17 +484,13 @@ def add_pages(
     settings: Settings,
     *,
     local: str | None = None,
-    suffixes: tuple[str, ...] = (".csv",),
 ) -> Site:
-    """Add the pages to the API's app (``/``, ``/c/{id}``, …, ``/static``); return the site.
-    ``suffixes``: the upload names the API keeps (their compression), the first that ends the
-    client's file name naming the staged file."""
+    """Add the pages to the API's app (``/``, ``/c/{id}``, …, ``/static``); return the site."""
     from starlette.staticfiles import StaticFiles
 
     local = local if local is not None else (os.environ.get(LOCAL_ENV) or None)
     people = getattr(app.state, "people", None)
     site = Site(settings, people if isinstance(people, Participants) else None, local)
-    site.suffixes = suffixes
     router = APIRouter(include_in_schema=False)
     live = Links()
 
@@ -760,29 +755,10 @@ def _record_upload(
     message: str,
     cv: float | None,
 ) -> dict[str, Any]:
-    """Stage the upload under a name of our own (its compression's suffix only) and submit it,
-    as the API does; the result as :meth:`SubmissionResult.as_dict` says it."""
-    from leaderboard.submit import submit as record
-
-    client_name = (file.filename or "upload.csv").replace("\\", "/").rsplit("/", 1)[-1]
-    suffix = next((s for s in site.suffixes if client_name.lower().endswith(s)), ".csv")
-    settings = site.settings
-    settings.staging_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=settings.staging_dir) as tmp:
-        path = Path(tmp) / f"upload{suffix}"
-        with open(path, "wb") as out:
-            while chunk := file.file.read(1 << 20):
-                out.write(chunk)
-        result = record(
-            comp,
-            settings,
-            path,
-            participant=participant,
-            message=message,
-            cv=cv,
-            display_name=client_name[:200] or "upload.csv",
-        )
-    return dict(result.as_dict(comp))
+    """Submit the upload as the API does (:func:`harness.server.uploads.submit_upload`)."""
+    return submit_upload(
+        comp, site.settings, file, participant=participant, message=message, cv=cv
+    )
 
 
 # -- the static export --------------------------------------------------------------------------
