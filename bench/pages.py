@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from typing import Any
 import _common as c
 
 c.strip_bench_from_path()  # `import leaderboard` must find the package, not this file
+sys.path.insert(0, str(c.ROOT))  # tests.servers: the same `harness serve` the tests start
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 SLACK_S = 2.5  # > leaderboard.index's 2 s local slack
@@ -235,16 +236,9 @@ class Browser:
         self.browser = self._pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
     def paints(self, env: dict[str, str], runs: int) -> dict[str, tuple[float, float, float]]:
-        port = _free_port()
-        proc = subprocess.Popen(
-            [c.HARNESS, "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait(url + "/api/health", proc)
+        from tests import servers
+
+        with servers.harness_serve(env) as url:
             got: dict[str, list[float]] = {"response": [], "fp": [], "fcp": []}
             context = self.browser.new_context()
             for i in range(runs + 1):
@@ -258,37 +252,11 @@ class Browser:
                     if timing.get(key) is not None:
                         got[key].append(float(timing[key]) / 1000)
             context.close()
-            return {k: c.summary(v) if v else (float("nan"),) * 3 for k, v in got.items()}
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+        return {k: c.summary(v) if v else (float("nan"),) * 3 for k, v in got.items()}
 
     def close(self) -> None:
         self.browser.close()
         self._pw.stop()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"harness serve exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer within {timeout} s")
 
 
 def grow(
