@@ -147,46 +147,49 @@ def mlflow_server(backend: str, artifacts: Path) -> Iterator[str]:
     """`mlflow server` on a backend store (PostgreSQL here), artifacts proxied; its URL."""
     port = free_port()
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
-    proc = subprocess.Popen(
-        [
-            str(BIN / "mlflow"),
-            "server",
-            "--backend-store-uri",
-            backend,
-            "--artifacts-destination",
-            str(artifacts),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(url + "/health", proc, timeout=180)
+    cmd = [
+        str(BIN / "mlflow"),
+        "server",
+        "--backend-store-uri",
+        backend,
+        "--artifacts-destination",
+        str(artifacts),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+    ]
+    with _serving(cmd, env, port, "/health", timeout=180) as url:
         yield url
-    finally:
-        stop(proc)
 
 
 @contextlib.contextmanager
 def harness_serve(env: dict[str, str], *extra: str, workers: int = 1) -> Iterator[str]:
     """`harness serve` with ``env`` (HARNESS_HOME, MLFLOW_TRACKING_URI, …); its URL."""
     port = free_port()
-    proc = subprocess.Popen(
-        [str(BIN / "harness"), "serve", "--port", str(port), "--workers", str(workers), *extra],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(url + "/api/health", proc, timeout=120)
+    cmd = [str(BIN / "harness"), "serve", "--port", str(port), "--workers", str(workers), *extra]
+    with _serving(cmd, env, port, "/api/health", timeout=120) as url:
         yield url
-    finally:
-        stop(proc)
+
+
+@contextlib.contextmanager
+def _serving(
+    cmd: list[str], env: dict[str, str], port: int, health: str, *, timeout: float
+) -> Iterator[str]:
+    """Run a server until the block ends; its stderr goes to a file (a pipe nobody reads would
+    block it once full), whose tail a failed start reports."""
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            try:
+                wait_http(url + health, proc, timeout=timeout)
+            except RuntimeError as exc:
+                log.seek(0)
+                tail = log.read()[-2000:].decode(errors="replace")
+                raise RuntimeError(f"{exc}\n{tail}") from None
+            yield url
+        finally:
+            stop(proc)
