@@ -17,8 +17,12 @@ scores (:mod:`leaderboard.stats`). One read of MLflow (through the index) per vi
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
-from collections.abc import Mapping
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +41,17 @@ if TYPE_CHECKING:
 
 STATS_COLUMNS = ("low", "high", "class", "holds")
 
+#: The finished standings of this process's latest reads, by the snapshot's state and the
+#: view, each with the monotonic time it expires (None: never): a server answers the next
+#: request for an unchanged board without ranking and bootstrapping every participant again
+#: (any submission, selection, rule change or grading changes the state). A board some of
+#: whose per-row values were missing (the artifact store unreachable, the answers elsewhere)
+#: is kept :data:`_INCOMPLETE_S` seconds only, then its values are looked for again.
+_FINISHED: OrderedDict[Hashable, tuple[pd.DataFrame, float | None]] = OrderedDict()
+_FINISHED_KEPT = 32
+_INCOMPLETE_S = 30.0
+_FINISHED_LOCK = threading.Lock()
+
 
 @dataclass
 class Snapshot:
@@ -48,14 +63,19 @@ class Snapshot:
     rules: Rules
     manifest: Mapping[str, Any] | None
     preparation: str
+    state: Hashable | None = None  # equal states, equal snapshots (None: unknown)
 
     @classmethod
     def read(cls, board: Leaderboard, comp: Competition) -> Snapshot:
         from harness.data.preparation import manifest_or_none
 
-        records, rules = board.records_and_rules(comp)
+        records, rules, state = board.read(comp)
         manifest = manifest_or_none(comp, board.settings)
-        return cls(board, comp, records, rules, manifest, current_preparation(records, manifest))
+        preparation = current_preparation(records, manifest)
+        if state is not None:
+            rows = (manifest or {}).get("rows", {})
+            state = (state, comp.id, preparation, repr(sorted(rows.items())))
+        return cls(board, comp, records, rules, manifest, preparation, state)
 
     def entries(self) -> pd.DataFrame:
         """Scored entries, untagged ones adopted by the current preparation."""
@@ -85,6 +105,36 @@ def standings(
         raise RuleBroken(snap.rules.private_refusal(comp.id, now))
     if private and snap.rules.ended(now) and _ungraded(snap) and grade(snap):
         snap = Snapshot.read(board, comp)
+    phase = (snap.rules.hides_private(now), snap.rules.ended(now))
+    key = None if snap.state is None else (snap.state, phase, private, all_preparations, stats)
+    if key is not None:
+        with _FINISHED_LOCK:  # a server reads from several threads
+            kept, expires = _FINISHED.get(key, (None, None))
+            if kept is not None and (expires is None or time.monotonic() < expires):
+                _FINISHED.move_to_end(key)
+                return kept.copy()
+    table, complete = _standings(
+        snap, now, private=private, all_preparations=all_preparations, stats=stats
+    )
+    if key is not None:
+        with _FINISHED_LOCK:
+            _FINISHED[key] = (table.copy(), None if complete else time.monotonic() + _INCOMPLETE_S)
+            while len(_FINISHED) > _FINISHED_KEPT:
+                _FINISHED.popitem(last=False)
+    return table
+
+
+def _standings(
+    snap: Snapshot,
+    now: dt.datetime,
+    *,
+    private: bool,
+    all_preparations: bool,
+    stats: bool,
+) -> tuple[pd.DataFrame, bool]:
+    """The board of one snapshot, and whether it is complete (no per-row values missing)."""
+    comp = snap.comp
+    complete = True
     ranked = snap.entries()
     ranked = ranked[~ranked["late"].astype(bool)] if "late" in ranked else ranked
     table = rank(
@@ -105,12 +155,12 @@ def standings(
             extra += "private score yet: the host (who holds the answers) runs `harness reveal`"
             note = f"{note}; {extra}" if note else extra
     if stats and not all_preparations and len(table):
-        table = _with_stats(snap, ranked, table, private=private)
+        table, complete = _with_stats(snap, ranked, table, private=private)
     if private and snap.rules.ended(now) and len(table):
         table = _with_medals(table, comp)
     table = table.drop(columns=["run_id"], errors="ignore")
     table.attrs["note"] = note
-    return table
+    return table, complete
 
 
 def _ungraded(snap: Snapshot) -> bool:
@@ -183,7 +233,9 @@ def _values(
 
 def _with_stats(
     snap: Snapshot, ranked: pd.DataFrame, table: pd.DataFrame, *, private: bool
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, bool]:
+    """The board with its statistics, and False where some entry's per-row values were
+    missing (its statistics are then blank)."""
     from leaderboard import stats
 
     metric = snap.comp.metric
@@ -193,7 +245,7 @@ def _with_stats(
     if values is None:
         for col in STATS_COLUMNS:
             out[col] = np.nan
-        return out
+        return out, False
     seed = _seed(snap.comp, snap.preparation)
     counts = stats.resample_counts(values.shape[0], stats.RESAMPLES, seed=seed)
     scores = stats.resampled_scores(values, counts, metric.reduce)
@@ -201,7 +253,7 @@ def _with_stats(
     out["class"] = stats.tie_classes(scores, metric.greater_is_better)
     if not private:
         out["holds"] = _forecast(snap, values, len(ids), seed)[0]
-        return _order(out, "score")
+        return _order(out, "score"), True
     public = rank(
         ranked[ranked["preparation"] == snap.preparation],
         greater_is_better=metric.greater_is_better,
@@ -220,7 +272,7 @@ def _with_stats(
         }
     else:
         out["holds"] = np.nan
-    return _order(out, "public_score")
+    return _order(out, "public_score"), pub_values is not None
 
 
 def _forecast(

@@ -74,6 +74,11 @@ class RunIndex:
         # One machine, one clock, writes serialised by a lock: runs commit in start order.
         # A tracking server's clients have their own clocks: allow them two minutes.
         self.slack_ms = 2_000 if local else 120_000
+        #: After :meth:`submissions`: what the frame it returned was read from (the index
+        #: file's path, (mtime_ns, size, inode) and generation), or None when that cannot be told (a
+        #: rebuild, an unwritable cache). Equal states, equal frames: a key for caches of
+        #: what is computed from the frame (the finished standings, leaderboard/board.py).
+        self.state: tuple[str, tuple[int, int, int], str] | None = None
 
     def submissions(
         self,
@@ -167,7 +172,9 @@ class RunIndex:
             "runs": runs,
         }
         changed |= new_mark != watermark or sorted(deleted) != state.get("deleted")
+        self.state = None
         if not changed and memo is not None and memo[2] is not None:
+            self.state = (str(self.path), memo[0], self.generation)
             return memo[2].copy(deep=False)  # nothing new: this process's frame of the file
         if changed:  # most reads change nothing: skip the rewrite
             self._save(new_state)
@@ -175,6 +182,7 @@ class RunIndex:
         after = _stamp(self.path)
         if after is not None:
             _MEMO[self.path] = (after, new_state, out.copy(deep=False))
+            self.state = (str(self.path), after, self.generation)
         return out
 
     def _load(self) -> dict[str, Any]:
@@ -198,19 +206,19 @@ class RunIndex:
         tmp.replace(self.path)  # atomic: concurrent readers see the old or the new file
 
 
-#: This process's last read of each index file, by its (mtime_ns, size): the state and frame
-#: it held, so a warm read of an unchanged file (the server's next request) neither parses and
-#: verifies the file again nor rebuilds the frame. Any write, ours or another process's,
-#: changes the stamp.
-_MEMO: dict[Path, tuple[tuple[int, int], dict[str, Any], Any]] = {}
+#: This process's last read of each index file, by its (mtime_ns, size, inode): the state and
+#: frame it held, so a warm read of an unchanged file (the server's next request) neither
+#: parses and verifies the file again nor rebuilds the frame. Any write, ours or another
+#: process's, replaces the file and so changes the stamp.
+_MEMO: dict[Path, tuple[tuple[int, int, int], dict[str, Any], Any]] = {}
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
+def _stamp(path: Path) -> tuple[int, int, int] | None:
     try:
         st = path.stat()
     except FileNotFoundError:
         return None
-    return (st.st_mtime_ns, st.st_size)
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 def scan(client: MlflowClient, experiment_id: str | None) -> pd.DataFrame:

@@ -18,7 +18,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -424,6 +424,14 @@ class Leaderboard(Store):
         self, comp: Competition, *, rebuild: bool = False
     ) -> tuple[pd.DataFrame, Rules]:
         """:meth:`records` and :meth:`rules` from one read of the experiment."""
+        records, rules, _ = self.read(comp, rebuild=rebuild)
+        return records, rules
+
+    def read(
+        self, comp: Competition, *, rebuild: bool = False
+    ) -> tuple[pd.DataFrame, Rules, Hashable | None]:
+        """:meth:`records_and_rules`, and the state they were read in: equal states, equal
+        records and rules (None: not known, nothing to key a cache on)."""
         from leaderboard.index import RunIndex
         from leaderboard.rules import GRADED_TAG, Rules
 
@@ -441,7 +449,9 @@ class Leaderboard(Store):
             records = index.submissions(
                 self.client, rebuild=rebuild, sweep=lambda: self.sweep_stale(comp)
             )
-        return records, Rules.from_tags(tags)
+        rules = Rules.from_tags(tags)
+        state = None if index.state is None else (index.state, rules)
+        return records, rules, state
 
     def submissions(self, comp: Competition, *, rebuild: bool = False) -> pd.DataFrame:
         """Every scored submission (one row each), from the index kept in sync with MLflow."""

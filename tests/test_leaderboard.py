@@ -267,3 +267,37 @@ def test_an_unreachable_tracking_server_is_a_clear_error(
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
     with pytest.raises(harness.HarnessError, match=r"MLflow store http://127.0.0.1:9"):
         harness.leaderboard("titanic", tracking_uri="http://127.0.0.1:9")
+
+
+def test_a_kept_board_is_the_computed_one_until_anyone_changes_the_store(
+    home: Path, titanic: Path
+) -> None:
+    from leaderboard import board as boards
+
+    for i in range(3):
+        harness.submit("titanic", titanic / "sample_submission.csv", participant=f"p{i}")
+    boards._FINISHED.clear()
+    first = harness.leaderboard("titanic")
+    assert first["low"].notna().all()  # the statistics were computed, so the board is kept
+    assert len(boards._FINISHED) == 1
+    kept = harness.leaderboard("titanic")
+    boards._FINISHED.clear()
+    pd.testing.assert_frame_equal(kept, harness.leaderboard("titanic"))  # as if recomputed
+    kept.loc[0, "participant"] = "changed by the caller"  # a copy: the kept one is untouched
+    assert harness.leaderboard("titanic")["participant"].tolist() == first["participant"].tolist()
+
+    harness_cli = Path(sys.executable).with_name("harness")
+    command = [str(harness_cli)] if harness_cli.exists() else [sys.executable, "-m", "harness.cli"]
+    done = subprocess.run(  # another process submits: this one's next read shows it
+        [*command, "submit", "titanic", str(titanic / "sample_submission.csv"), "--as", "p9"],
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(harness.leaderboard("titanic")["participant"]) == ["p0", "p1", "p2", "p9"]
+    assert len(boards._FINISHED) == 2
+    harness.rules("titanic", ladder=True)  # a rule change is a new state too
+    harness.leaderboard("titanic")
+    assert len(boards._FINISHED) == 3
