@@ -8,8 +8,9 @@ the trial that wins.
   there), the standard error of the mean recorded. A competition's ``outliers`` are left out
   of the validation folds' scores as they are of every fit (the local and Kaggle tests still
   score every row: the bench's nested CV measures what that costs). The study's pick is not
-  its raw maximum but the one-standard-error rule (:meth:`KFold.choose`); it is refitted on all
-  of public train.
+  its raw maximum but the one-standard-error rule, and that pick replaces the defaults only if
+  it still beats them on fresh shuffles of the folds (:meth:`KFold.choose`); it is refitted on
+  all of public train.
 - :class:`HeldOut`: one seeded held-out slice, one training run of a
   :class:`~baselines.HeldOutModel` that reports the slice's score after every epoch; the
   leader's test predictions are kept as it trains, so the winner needs no refit.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import abc
 import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,6 +40,9 @@ FOLDS = 5
 #: by ±0.01 with the shuffle alone, and 100 trials then pick the luckiest shuffle's favourite.
 SMALL = 5_000
 REPEATS = 3  # 3 × 5 folds on small data: 15 fits a trial
+#: The check of a study's pick against the defaults (:meth:`KFold.confirmed`) runs on fresh
+#: shuffles of the same folds, as many as the study's, seeded ``seed + CONFIRM_SEED``.
+CONFIRM_SEED = 1_000
 
 
 def repeats_for(rows: int) -> int:
@@ -124,21 +129,17 @@ class KFold(Scheme):
         self.repeats = repeats_for(len(self.data.y_train)) if repeats is None else repeats
         kind = RepeatedStratifiedKFold if is_classification(self.comp) else RepeatedKFold
         splitter = kind(n_splits=folds, n_repeats=self.repeats, random_state=self.seed)
-        self.splits = list(splitter.split(self.data.x_train, self.data.y_train))
-        if self.comp.outliers is not None:  # rows no model learns from are not scored either
-            flagged = np.asarray(self.comp.outliers(self.data.x_train, self.data.y_train))
-            self.splits = [(fit, valid[~flagged[valid]]) for fit, valid in self.splits]
+        self.splits = self._without_outliers(
+            list(splitter.split(self.data.x_train, self.data.y_train))
+        )
         self.step = f"fold of {len(self.splits)}"
 
     def score(self, trial: optuna.Trial, params: dict[str, Any]) -> float:
         import optuna
 
-        data, scores = self.data, []
-        for fold, (train_rows, valid_rows) in enumerate(self.splits):
-            estimator = self.build(params)
-            estimator.fit(take(data.x_train, train_rows), data.y_train[train_rows])
-            pred = predict(self.comp, estimator, take(data.x_train, valid_rows))
-            scores.append(self.comp.metric.fn(truth(self.comp, data.y_train[valid_rows]), pred))
+        scores: list[float] = []
+        for fold, value in enumerate(self.fold_scores(params, self.splits)):
+            scores.append(value)
             trial.report(float(np.mean(scores)), fold)
             if trial.should_prune():
                 raise optuna.TrialPruned()
@@ -147,13 +148,37 @@ class KFold(Scheme):
         trial.set_user_attr("folds", len(scores))
         return float(np.mean(scores))
 
+    def fold_scores(
+        self, params: dict[str, Any], splits: list[tuple[np.ndarray, np.ndarray]]
+    ) -> Iterator[float]:
+        """``params``' score on each fold of ``splits``, a fresh estimator per fold."""
+        data = self.data
+        for train_rows, valid_rows in splits:
+            estimator = self.build(params)
+            estimator.fit(take(data.x_train, train_rows), data.y_train[train_rows])
+            pred = predict(self.comp, estimator, take(data.x_train, valid_rows))
+            yield float(self.comp.metric.fn(truth(self.comp, data.y_train[valid_rows]), pred))
+
     def choose(self, study: optuna.Study) -> optuna.trial.FrozenTrial | None:
-        """The one-standard-error rule: of the COMPLETE trials scoring within one standard error
-        (the best trial's) of the best, the baseline's defaults if they are among them, else
-        the simplest by the baseline's ``complexity`` (ties: the better score). Without a
-        ``complexity``, the best. On noisy small data the raw maximum of 100 trials is mostly
-        luck (Titanic, nested CV: a 15-trial pick scored 0.010 below the defaults on unseen
-        rows); the rule leaves the defaults only for a gain larger than the noise."""
+        """The one-standard-error rule (:meth:`near_best`), then a check on fresh folds
+        (:meth:`confirmed`): the pick replaces the defaults only if it still beats them there.
+        What the check found is kept in :attr:`confirmation` (None: no check was needed)."""
+        self.confirmation: dict[str, Any] | None = None
+        pick = self.near_best(study)
+        if pick is None:
+            return None
+        defaults = self._defaults_trial(study)
+        if defaults is None or defaults.number == pick.number:
+            return pick
+        return pick if self.confirmed(pick) else defaults
+
+    def near_best(self, study: optuna.Study) -> optuna.trial.FrozenTrial | None:
+        """Of the COMPLETE trials scoring within one standard error (the best trial's) of the
+        best, the baseline's defaults if they are among them, else the simplest by the
+        baseline's ``complexity`` (ties: the better score). Without a ``complexity``, the
+        best. On noisy small data the raw maximum of 100 trials is mostly luck (Titanic,
+        nested CV: a 15-trial pick scored 0.010 below the defaults on unseen rows); the rule
+        leaves the defaults only for a gain larger than the noise."""
         import optuna
 
         best = super().choose(study)
@@ -169,13 +194,58 @@ class KFold(Scheme):
             if t.values is not None and not metric.is_better(bound, t.values[0])
         ]
         sign = -1.0 if metric.greater_is_better else 1.0
-        defaults = {**self.baseline.defaults, **self.overrides}
+        defaults = self._defaults()
 
         def simplest(t: optuna.trial.FrozenTrial) -> tuple[bool, float, float]:
             params = self.best_params(t)
             return (params != defaults, complexity(params), sign * t.values[0])
 
         return min(near, key=simplest)
+
+    def confirmed(self, pick: optuna.trial.FrozenTrial) -> bool:
+        """Whether ``pick`` beats the defaults by more than one standard error of the paired
+        per-fold differences on fresh shuffles of the folds (as many as the study's), which no
+        trial was chosen on: 2 × 15 more fits on small data, 2 × 5 on large. The study's best
+        is the maximum of many noisy estimates, biased upward by the very choice (the winner's
+        curse); scores on folds it was not chosen on are not (Titanic, nested CV: the 1-SE
+        pick alone still lost 0.005 to the defaults)."""
+        from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
+
+        kind = RepeatedStratifiedKFold if is_classification(self.comp) else RepeatedKFold
+        folds = len(self.splits) // self.repeats
+        splitter = kind(
+            n_splits=folds, n_repeats=self.repeats, random_state=self.seed + CONFIRM_SEED
+        )
+        fresh = self._without_outliers(list(splitter.split(self.data.x_train, self.data.y_train)))
+        limit_threads(self.share.threads())
+        mine = list(self.fold_scores(self.best_params(pick), fresh))
+        theirs = list(self.fold_scores(self._defaults(), fresh))
+        sign = 1.0 if self.comp.metric.greater_is_better else -1.0
+        gains = [sign * (a - b) for a, b in zip(mine, theirs, strict=True)]
+        gain, se = float(np.mean(gains)), standard_error(gains)
+        self.confirmation = {
+            "trial": pick.number,
+            "folds": len(fresh),
+            "pick": float(np.mean(mine)),
+            "defaults": float(np.mean(theirs)),
+            "gain": gain,
+            "gain_se": se,
+            "kept": "pick" if gain > se else "defaults",
+        }
+        return gain > se
+
+    def _defaults(self) -> dict[str, Any]:
+        return {**self.baseline.defaults, **self.overrides}
+
+    def _defaults_trial(self, study: optuna.Study) -> optuna.trial.FrozenTrial | None:
+        """The first COMPLETE trial of the defaults (``harness tune`` enqueues them first)."""
+        import optuna
+
+        defaults = self._defaults()
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+            if t.values is not None and self.best_params(t) == defaults:
+                return t
+        return None
 
     def test_predictions(self, best: optuna.trial.FrozenTrial) -> np.ndarray:
         estimator = self.build(self.best_params(best))
@@ -184,6 +254,15 @@ class KFold(Scheme):
 
     def pruned_at(self, last_step: int) -> str:
         return f"fold {last_step + 1} {self.step.removeprefix('fold ')}"  # "fold 2 of 15"
+
+    def _without_outliers(
+        self, splits: list[tuple[np.ndarray, np.ndarray]]
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """A competition's outliers are not scored: no model learns from them either."""
+        if self.comp.outliers is None:
+            return splits
+        flagged = np.asarray(self.comp.outliers(self.data.x_train, self.data.y_train))
+        return [(fit, valid[~flagged[valid]]) for fit, valid in splits]
 
 
 class HeldOut(Scheme):

@@ -53,6 +53,9 @@ class TuneResult:
     cv_se: float = 0.0  # standard error of cv_score (std / √folds)
     trial: int = 0  # the submitted trial's number
     best_score: float = float("nan")  # the study's raw best, which the 1-SE rule may pass over
+    #: The check of the study's pick against the defaults on fresh folds (KFold.confirmed):
+    #: trial, folds, pick, defaults, gain, gain_se, kept ("pick" or "defaults"); None: none ran
+    confirmation: dict[str, Any] | None = None
 
     @property
     def entry(self) -> Any:
@@ -136,6 +139,7 @@ def tune(
             f"study '{study.study_name}': no trial completed (all pruned or failed)"
         )
     params = scorer.best_params(best)
+    confirmation = getattr(scorer, "confirmation", None)
     seconds = time.monotonic() - tracker.started
     with tempfile.TemporaryDirectory() as tmp:
         config = {
@@ -144,6 +148,7 @@ def tune(
             "folds": len(scorer.splits),
             "trial": best.number,
             "cv_se": float(best.user_attrs.get("cv_se", 0.0)),
+            "confirmation": confirmation,
         }
         artifacts = track.finish(
             runs, parent, Path(tmp), study, baseline, comp, config, float(best.values[0])
@@ -164,6 +169,7 @@ def tune(
         cv_se=float(best.user_attrs.get("cv_se", 0.0)),
         trial=best.number,
         best_score=float(study.best_value),
+        confirmation=confirmation,
     )
 
 
@@ -326,6 +332,9 @@ def _submit(
     score, trials = float(best.values[0]), len(study.trials)
     se = float(best.user_attrs.get("cv_se", 0.0))
     what = f"{trials} trial{'s' if trials > 1 else ''}, trial {best.number} submitted"
+    check = getattr(scorer, "confirmation", None)
+    if check and check["kept"] == "defaults":
+        what += f"; trial {check['trial']} no better on fresh folds"
     return submit(
         comp,
         settings,

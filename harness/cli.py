@@ -1262,6 +1262,14 @@ def _report_tuning(competition: str, result: Any) -> None:
         f"'{result.study.study_name}', {result.seconds:.1f} s)"
     )
     click.echo(f"best params: {params}")
+    check = result.confirmation
+    if check:
+        click.echo(
+            f"checked trial {check['trial']} against the defaults on {check['folds']} fresh "
+            f"folds: {check['pick']:.5f} vs {check['defaults']:.5f}, gain "
+            f"{check['gain']:+.5f} ± {check['gain_se']:.5f} SE: kept the {check['kept']}"
+            + (" (a gain within the noise)" if check["kept"] == "defaults" else "")
+        )
     click.echo(
         f"submitted as {entry.participant}: public score {entry.public_score:.5f}, rank "
         f"{result.submission.rank} of {result.submission.participants}; see `harness ui`"

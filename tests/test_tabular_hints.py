@@ -142,13 +142,45 @@ def test_the_one_standard_error_rule_submits_the_simplest_near_best_trial() -> N
         ]
     )
     assert study.best_trial.number == 1
-    assert scorer.choose(study).number == 2  # type: ignore[union-attr]
+    assert scorer.near_best(study).number == 2  # type: ignore[union-attr]
     exact = _study([(0.83, 0.0, {"strength": 1.0}), (0.84, 0.0, {"strength": 30.0})])
-    assert scorer.choose(exact).number == 1  # type: ignore[union-attr]
+    assert scorer.near_best(exact).number == 1  # type: ignore[union-attr]
     near_defaults = _study(
         [(0.838, 0.01, {"strength": 1.0}), (0.845, 0.01, {"strength": 0.3})]
     )  # the defaults within one SE of the best: tuning keeps them
+    assert scorer.near_best(near_defaults).number == 0  # type: ignore[union-attr]
     assert scorer.choose(near_defaults).number == 0  # type: ignore[union-attr]
+    assert scorer.confirmation is None  # the defaults were picked: nothing to check
+
+
+def test_a_pick_replaces_the_defaults_only_if_it_still_wins_on_fresh_folds() -> None:
+    import dataclasses
+
+    comp = get_competition("titanic")
+    data = load_data(comp, _tables("titanic", 712, 179))
+    linear = get_baseline(comp, "linear")
+
+    def scorer(defaults: dict[str, float]) -> KFold:
+        from baselines.cpu import CpuShare
+
+        baseline = dataclasses.replace(linear, defaults=defaults)
+        return KFold(baseline, comp, data, seed=0, overrides={}, options={}, share=CpuShare(1))
+
+    # A study whose CV (made up, as a lucky study's would be) puts a near-constant model
+    # (C = 1e-3) far above the defaults: on fresh folds it loses, so the defaults stay.
+    lucky = _study([(0.80, 0.01, {"strength": 1.0}), (0.95, 0.01, {"strength": 1e-3})])
+    check = scorer({"strength": 1.0})
+    assert check.near_best(lucky).number == 1  # type: ignore[union-attr]
+    assert check.choose(lucky).number == 0  # type: ignore[union-attr]
+    assert check.confirmation is not None
+    assert check.confirmation["kept"] == "defaults" and check.confirmation["folds"] == 15
+    assert check.confirmation["gain"] < 0  # the pick loses on rows it was not chosen on
+    # The other way round: the defaults are the near-constant model and the pick a real one.
+    real = _study([(0.62, 0.01, {"strength": 1e-3}), (0.83, 0.01, {"strength": 1.0})])
+    check = scorer({"strength": 1e-3})
+    assert check.choose(real).number == 1  # type: ignore[union-attr]
+    assert check.confirmation is not None and check.confirmation["kept"] == "pick"
+    assert check.confirmation["gain"] > 2 * check.confirmation["gain_se"] > 0
 
 
 def test_the_ensemble_weights_are_non_negative_sum_to_one_and_favour_the_better_member() -> None:
