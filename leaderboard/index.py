@@ -33,6 +33,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,9 +76,9 @@ class RunIndex:
         # A tracking server's clients have their own clocks: allow them two minutes.
         self.slack_ms = 2_000 if local else 120_000
         #: After :meth:`submissions`: what the frame it returned was read from (the index
-        #: file's path, (mtime_ns, size, inode) and generation), or None when that cannot be told (a
-        #: rebuild, an unwritable cache). Equal states, equal frames: a key for caches of
-        #: what is computed from the frame (the finished standings, leaderboard/board.py).
+        #: file's path, (mtime_ns, size, inode) and generation), or None when that cannot be
+        #: told (a rebuild, an unwritable cache). Equal states, equal frames: a key for caches
+        #: of what is computed from the frame (the finished standings, leaderboard/board.py).
         self.state: tuple[str, tuple[int, int, int], str] | None = None
 
     def submissions(
@@ -97,12 +98,19 @@ class RunIndex:
 
         stamp = None if rebuild else _stamp(self.path)
         memo = _MEMO.get(self.path)
-        if memo is not None and stamp is not None and memo[0] == stamp:
-            state = memo[1] if memo[1].get("generation", "") == self.generation else {}
+        if memo is not None and stamp is not None and memo.stamp == stamp:
+            state = memo.state if memo.state.get("generation", "") == self.generation else {}
         else:
             memo = None
             state = {} if rebuild else self._load()
         runs: dict[str, dict[str, Any]] = dict(state.get("runs", {}))
+        # The runs still RUNNING and the newest start: from this process's last read of an
+        # unchanged file, else counted here (a warm read does nothing per stored run).
+        if memo is not None and memo.state is state:
+            running, newest = set(memo.running), memo.newest
+        else:
+            running = {rid for rid, row in runs.items() if row["status"] == "RUNNING"}
+            newest = max((row["start"] for row in runs.values()), default=None)
         watermark = state.get("watermark")
         since = (
             "" if watermark is None else f"attributes.start_time >= {watermark - self.slack_ms}"
@@ -120,7 +128,8 @@ class RunIndex:
         deleted = {
             r.info.run_id for r in search(client, self.experiment_id, "", ViewType.DELETED_ONLY)
         }
-        for rid in set(state.get("deleted", [])) - deleted - set(fetched):
+        revived = set(state.get("deleted", [])) - deleted - set(fetched)
+        for rid in revived:
             try:  # restored, or purged for good
                 restored = client.get_run(rid)
                 if _is_entry(restored):
@@ -128,15 +137,22 @@ class RunIndex:
             except MlflowException:
                 runs.pop(rid, None)
             changed = True
+        for rid in {*fresh, *revived}:
+            row = runs.get(rid)
+            if row is not None and row["status"] == "RUNNING":
+                running.add(rid)
+            else:
+                running.discard(rid)
+            if row is not None and (newest is None or row["start"] > newest):
+                newest = row["start"]
 
         now = int(time.time() * 1000)
         stale = [
             rid
-            for rid, row in runs.items()
-            if row["status"] == "RUNNING"
-            and now - row["start"] >= STALE_MS
+            for rid in running
+            if now - runs[rid]["start"] >= STALE_MS
             and rid not in deleted
-            and not row.get("sweep_tried")
+            and not runs[rid].get("sweep_tried")
         ]
         if stale and sweep is not None:  # killed submits: mark them FAILED in MLflow, once
             from harness.errors import StoreError
@@ -148,19 +164,16 @@ class RunIndex:
                     runs[rid] = _row(client.get_run(rid))
                 except MlflowException:
                     runs.pop(rid, None)
+                    running.discard(rid)
                     continue
                 if runs[rid]["status"] == "RUNNING":
                     runs[rid]["sweep_tried"] = True
+                else:
+                    running.discard(rid)
             changed = True
 
-        pending = [
-            row["start"]
-            for row in runs.values()
-            if row["status"] == "RUNNING" and now - row["start"] < STALE_MS
-        ]
-        starts = [row["start"] for row in runs.values()]
-        if latest is not None:
-            starts.append(latest)
+        pending = [runs[rid]["start"] for rid in running if now - runs[rid]["start"] < STALE_MS]
+        starts = [t for t in (newest, latest) if t is not None]
         new_mark = min(pending) if pending else max(starts, default=watermark)
         new_state = {
             "schema": SCHEMA,
@@ -173,15 +186,15 @@ class RunIndex:
         }
         changed |= new_mark != watermark or sorted(deleted) != state.get("deleted")
         self.state = None
-        if not changed and memo is not None and memo[2] is not None:
-            self.state = (str(self.path), memo[0], self.generation)
-            return memo[2].copy(deep=False)  # nothing new: this process's frame of the file
+        if not changed and memo is not None:
+            self.state = (str(self.path), memo.stamp, self.generation)
+            return memo.frame.copy(deep=False)  # nothing new: this process's frame of the file
         if changed:  # most reads change nothing: skip the rewrite
             self._save(new_state)
         out = frame(row for rid, row in runs.items() if rid not in deleted)
         after = _stamp(self.path)
         if after is not None:
-            _MEMO[self.path] = (after, new_state, out.copy(deep=False))
+            _MEMO[self.path] = _Memo(after, new_state, out.copy(deep=False), running, newest)
             self.state = (str(self.path), after, self.generation)
         return out
 
@@ -210,7 +223,16 @@ class RunIndex:
 #: frame it held, so a warm read of an unchanged file (the server's next request) neither
 #: parses and verifies the file again nor rebuilds the frame. Any write, ours or another
 #: process's, replaces the file and so changes the stamp.
-_MEMO: dict[Path, tuple[tuple[int, int, int], dict[str, Any], Any]] = {}
+@dataclass(frozen=True)
+class _Memo:
+    stamp: tuple[int, int, int]  # the file's (mtime_ns, size, inode)
+    state: dict[str, Any]  # as stored in the file
+    frame: Any  # the records frame built from it
+    running: frozenset[str] | set[str]  # runs still RUNNING in it
+    newest: int | None  # the latest start among its runs
+
+
+_MEMO: dict[Path, _Memo] = {}
 
 
 def _stamp(path: Path) -> tuple[int, int, int] | None:
