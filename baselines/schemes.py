@@ -21,6 +21,7 @@ Every trial first caps its threads (:mod:`baselines.cpu`).
 from __future__ import annotations
 
 import abc
+import os
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -95,6 +96,7 @@ class Scheme(abc.ABC):
         used = self.share.threads()
         limit_threads(used)
         trial.set_user_attr("threads", used)
+        trial.set_user_attr("pid", os.getpid())  # which process ran it (--jobs: several)
         return self.score(trial, self.params(trial))
 
     def build(self, params: dict[str, Any]) -> Any:

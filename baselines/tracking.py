@@ -110,6 +110,12 @@ class TrialTracker:
         self._lock = threading.Lock()  # --jobs: callbacks run in the trials' threads
         leader = best_trial(study)  # a resumed study starts from its best so far
         self.best = (float(leader.values[0]), leader.number) if leader is not None else None
+        self._shared: tuple[optuna.Study, int] | None = None
+
+    def share(self, study: optuna.Study) -> None:
+        """Other processes run trials of ``study`` too: the progress line counts and ranks
+        every trial finished in it since now, not only this process's."""
+        self._shared = (study, _finished(study))
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         import optuna
@@ -151,9 +157,16 @@ class TrialTracker:
                 self.best = (value, trial.number)
             if self.progress is None:
                 return
+            shown = self.done
+            if self._shared is not None:
+                shared, before = self._shared
+                shown = _finished(shared) - before
+                leader = best_trial(shared)
+                if leader is not None:
+                    self.best = (float(leader.values[0]), leader.number)
             self.progress(
                 Progress(
-                    trial=self.done,
+                    trial=shown,
                     trials=self.trials,
                     value=value,
                     state=state.name.lower(),
@@ -169,6 +182,17 @@ class TrialTracker:
 
     def _pruned_at(self, trial: optuna.trial.FrozenTrial) -> str | None:
         return None if trial.last_step is None else self.describe_step(trial.last_step)
+
+
+def _finished(study: optuna.Study) -> int:
+    import optuna
+
+    done = (
+        optuna.trial.TrialState.COMPLETE,
+        optuna.trial.TrialState.PRUNED,
+        optuna.trial.TrialState.FAIL,
+    )
+    return len(study.get_trials(deepcopy=False, states=done))
 
 
 def _artifacts(

@@ -122,7 +122,23 @@ def tune(
         runs, comp, parent, overrides, scorer.pruned_at, progress, trials, timeout, study
     )
     try:
-        _optimize(study, scorer, tracker, trials, timeout, jobs, storage)
+        if jobs > 1 and storage is None and not fixed:  # the journal: trials in processes
+            spec = {
+                "competition": comp.id,
+                "settings": settings,
+                "model": model,
+                "overrides": overrides,
+                "options": {k: v for k, v in options.items() if k != "settings"},
+                "seed": seed,
+                "folds": folds,
+                "repeats": repeats,
+                "threads": threads,
+                "study": study.study_name,
+                "parent": parent,
+            }
+            _optimize_in_processes(study, scorer, tracker, trials, timeout, jobs, spec)
+        else:
+            _optimize(study, scorer, tracker, trials, timeout, jobs, storage)
     except KeyboardInterrupt:
         # Ctrl-C may land mid-write (a trial's run); the study run is then left RUNNING, which
         # no view counts, rather than a second error hiding what was kept.
@@ -222,7 +238,7 @@ def _study(
         storage=None if fixed else study_storage(settings, comp, storage),
         direction="maximize" if maximize else "minimize",
         sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
+        pruner=_pruner(),
         load_if_exists=True,
     )
     with warnings.catch_warnings():  # experimental since Optuna 3.2, and stable in use
@@ -231,6 +247,159 @@ def _study(
     if not study.trials:
         study.enqueue_trial(baseline.defaults, skip_if_exists=True)
     return study
+
+
+def _pruner() -> Any:
+    import optuna
+
+    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+
+
+def _optimize_in_processes(
+    study: optuna.Study,
+    scorer: Scheme,
+    tracker: track.TrialTracker,
+    trials: int | None,
+    timeout: float | None,
+    jobs: int,
+    spec: dict[str, Any],
+) -> None:
+    """``jobs`` processes on one journal study: this one and ``jobs - 1`` spawned workers
+    (:func:`_worker`), each claiming its next trial under a file lock until the study holds
+    this run's ``trials`` more (:func:`baselines.workers.optimize_claimed`). Threads would
+    share one interpreter lock: on House Prices 2 threads kept 1.3 cores busy."""
+    import multiprocessing
+    import queue
+
+    import optuna
+
+    from baselines.workers import counted, optimize_claimed
+
+    waiting = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)))
+    total = None if trials is None else counted(study) - waiting + trials
+    tracker.share(study)
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding locks
+    errors = context.Queue()
+    workers = [
+        context.Process(target=_worker, args=(spec, i, total, timeout, errors), daemon=True)
+        for i in range(1, jobs)
+    ]
+    for worker in workers:
+        worker.start()
+    claim = _claim_lock(spec["settings"], spec["competition"])
+    ok = False
+    try:
+        optimize_claimed(
+            study,
+            scorer.objective,
+            tracker,
+            claim=claim,
+            total=total,
+            timeout=timeout,
+            started=tracker.started,
+        )
+        ok = True
+    finally:
+        _stop(workers, wait=ok)
+    failed: list[str] = []
+    with contextlib.suppress(queue.Empty):
+        while True:
+            failed.append(errors.get(timeout=0.1))
+    if failed or any(w.exitcode not in (0, None) for w in workers):
+        reason = failed[0] if failed else f"exit code {workers[0].exitcode}"
+        raise HarnessError(f"a tuning worker process failed: {reason}")
+
+
+def _stop(workers: list[Any], *, wait: bool) -> None:
+    """Wait for the workers to finish their trials (``wait``), else interrupt them: each
+    marks its running trial failed, as Ctrl-C does in this process."""
+    import os
+    import signal
+
+    for worker in workers:
+        if not wait and worker.is_alive() and worker.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.pid, signal.SIGINT)
+    for worker in workers:
+        worker.join(None if wait else 30)
+        if worker.is_alive():
+            worker.terminate()
+            worker.join()
+
+
+def _claim_lock(settings: Settings, competition: str) -> Callable[[], Any]:
+    from harness.files import file_lock
+
+    path = journal_path(settings, competition).with_suffix(".claims.lock")
+    return lambda: file_lock(path)
+
+
+def _worker(
+    spec: dict[str, Any],
+    index: int,
+    total: int | None,
+    timeout: float | None,
+    errors: Any,
+) -> None:
+    """One spawned worker of :func:`_optimize_in_processes`: the same data, scheme and study
+    as the parent, its own sampler seed, its trials tracked under the parent's MLflow run."""
+    try:
+        import optuna
+
+        from baselines.workers import optimize_claimed
+        from harness.data.loading import load
+        from harness.registry import get_competition
+        from leaderboard.runs import StudyRuns
+
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        settings: Settings = spec["settings"]
+        comp = get_competition(spec["competition"])
+        baseline, overrides, options = _resolve(
+            comp, settings, spec["model"], spec["overrides"], spec["options"]
+        )
+        data = load_data(baseline, comp, load(comp, settings, size=options.get("image_size")))
+        scorer = scheme(
+            baseline,
+            comp,
+            data,
+            seed=spec["seed"],
+            folds=spec["folds"],
+            repeats=spec["repeats"],
+            overrides=overrides,
+            options=options,
+            share=CpuShare(1, spec["threads"]),
+        )
+        study = optuna.load_study(
+            study_name=spec["study"],
+            storage=study_storage(settings, comp, None),
+            sampler=optuna.samplers.TPESampler(seed=spec["seed"] + index),  # not the same picks
+            pruner=_pruner(),
+        )
+        tracker = track.TrialTracker(
+            StudyRuns(settings),
+            comp,
+            spec["parent"],
+            overrides,
+            scorer.pruned_at,
+            None,
+            None,
+            timeout,
+            study,
+        )
+        optimize_claimed(
+            study,
+            scorer.objective,
+            tracker,
+            claim=_claim_lock(settings, comp.id),
+            total=total,
+            timeout=timeout,
+            started=time.monotonic(),
+        )
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except BaseException as exc:
+        errors.put(str(exc) or type(exc).__name__)
+        raise SystemExit(1) from None
 
 
 def _optimize(
@@ -285,11 +454,16 @@ def study_storage(settings: Settings, comp: Competition, storage: str | None) ->
         return rdb_storage(storage)
     if storage:
         return storage
-    path = settings.home / "optuna" / f"{comp.id}.journal"
+    path = journal_path(settings, comp.id)
     path.parent.mkdir(parents=True, exist_ok=True)
     from optuna.storages.journal import JournalFileBackend
 
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+
+
+def journal_path(settings: Settings, competition: str) -> Path:
+    """The default study storage's file: one journal per competition in HARNESS_HOME."""
+    return settings.home / "optuna" / f"{competition}.journal"
 
 
 def _interrupted(study: optuna.Study, done: int, *, resumable: bool) -> str:

@@ -1,6 +1,8 @@
 """Tuning workers on several machines, one study: on a PostgreSQL Optuna storage, ``--trials
 N`` is the *study's* total, and N trials finish however many workers share it — none lost,
-none doubled.
+none doubled. ``harness tune --jobs N`` on one machine runs its trials in N processes the same
+way, claimed under a file lock beside the study's journal (:func:`optimize_claimed`): threads
+share one interpreter lock, and a scikit-learn boosting fit spends half its time in Python.
 
 Optuna's own cap (``MaxTrialsCallback``) is checked after a trial ends, so workers that start
 at the same moment overshoot it. Here a worker claims each trial under a PostgreSQL advisory
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 COUNTED = ("COMPLETE", "PRUNED", "RUNNING", "WAITING")
@@ -47,22 +50,50 @@ def optimize_shared(
 ) -> int:
     """Run trials until the study holds ``trials`` counted ones (or ``timeout`` passes);
     return how many this worker ran."""
-    import optuna
-
     from leaderboard.store import advisory_lock
+
+    return optimize_claimed(
+        study,
+        objective,
+        callback,
+        claim=lambda: advisory_lock(storage, f"optuna-study\n{study.study_name}"),
+        total=trials,
+        timeout=timeout,
+        started=started,
+    )
+
+
+def counted(study: Any) -> int:
+    """The study's trials that count toward a total: finished, pruned, running or queued."""
+    return sum(1 for t in study.get_trials(deepcopy=False) if t.state.name in COUNTED)
+
+
+def optimize_claimed(
+    study: Any,
+    objective: Callable[[Any], float],
+    callback: Callable[[Any, Any], None],
+    *,
+    claim: Callable[[], AbstractContextManager[Any]],
+    total: int | None,
+    timeout: float | None,
+    started: float,
+) -> int:
+    """Claim (under ``claim``, a lock every worker of the study takes), run and tell trials
+    until the study holds ``total`` counted ones (None: no cap) or ``timeout`` passes since
+    ``started``; return how many this worker ran."""
+    import optuna
 
     ran = 0
     while timeout is None or time.monotonic() - started < timeout:
-        with advisory_lock(storage, f"optuna-study\n{study.study_name}"):
-            live = study.get_trials(deepcopy=False)
-            if sum(1 for t in live if t.state.name in COUNTED) >= trials:
+        with claim():
+            if total is not None and counted(study) >= total:
                 break
             trial = study.ask()
         try:
             value = objective(trial)
         except optuna.TrialPruned:
             frozen = study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-        except Exception:
+        except BaseException:  # Ctrl-C too: a trial left RUNNING would count forever
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
             raise
         else:

@@ -1180,7 +1180,7 @@ def baseline(competition: str, **run: Any) -> None:
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Trials in parallel (threads).",
+    help="Trials in parallel: processes on the default study journal (threads with --storage).",
 )
 @click.option(
     "--study",

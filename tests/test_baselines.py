@@ -73,6 +73,28 @@ def test_parallel_trials_and_an_rdb_storage_url(titanic: Path, home: Path) -> No
     assert result.cv_score > 0.75
 
 
+def test_jobs_run_trials_in_processes_exactly_as_many_as_asked_each_tracked(
+    titanic: Path, settings: Settings
+) -> None:
+    from mlflow import MlflowClient
+
+    seen = []
+    result = harness.tune("titanic", model="linear", trials=6, jobs=2, progress=seen.append)
+    trials = result.study.trials
+    assert len(trials) == 6 and trials[0].params == {"strength": 1.0}
+    assert len({t.user_attrs["pid"] for t in trials}) == 2  # this process and one spawned
+    assert max(p.trial for p in seen) <= 6 and seen[-1].trial >= len(seen)  # counts both
+    client = MlflowClient(settings.tracking_uri)
+    experiment = client.get_experiment_by_name("harness/titanic").experiment_id
+    parent = client.search_runs([experiment], "tags.`harness.study` = 'titanic-linear'")[0]
+    children = client.search_runs(
+        [experiment], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'"
+    )
+    assert sorted(int(c.data.tags["harness.trial"]) for c in children) == list(range(6))
+    again = harness.tune("titanic", model="linear", trials=3, jobs=2, submit=False)
+    assert len(again.study.trials) == 9  # a study continued: this run's 3 more, not 3 in all
+
+
 def test_tuning_tracks_each_trial_as_a_nested_run_and_submits_the_best(
     titanic: Path, settings: Settings
 ) -> None:
