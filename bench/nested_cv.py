@@ -39,6 +39,9 @@ import numpy as np
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 
+NO_CHECK = False  # --no-check: skip the fresh-fold check of a study's pick
+
+
 def raw_train(competition: str) -> Any:
     import pandas as pd
 
@@ -78,6 +81,8 @@ def search(baseline: Any, comp: Any, data: Any, trials: int, seed: int) -> tuple
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     scorer = scheme_for(baseline, comp, data, seed)
+    if NO_CHECK and hasattr(scorer, "confirmed"):  # the 1-SE pick as it is (before the check)
+        scorer.confirmed = lambda pick: True
     study = optuna.create_study(
         direction="maximize" if comp.metric.greater_is_better else "minimize",
         sampler=optuna.samplers.TPESampler(seed=seed),
@@ -104,7 +109,16 @@ def nested(
     target = comp.target_columns[0]
     kind = StratifiedKFold if comp.task.is_classification else KFold
     splitter = kind(outer, shuffle=True, random_state=seed)
-    scores, promised = [], []
+    scores, promised, versus, kept, checked = [], [], [], 0, []
+    sign = 1.0 if comp.metric.greater_is_better else -1.0
+
+    def outer_score(params: dict, data: Any, held: Any) -> float:
+        estimator = baseline.build(params, comp, data.columns, seed)
+        estimator.fit(data.x_train, data.y_train)
+        return float(
+            comp.metric.fn(held[target].to_numpy(), predict(comp, estimator, data.x_test))
+        )
+
     for fit_rows, held_rows in splitter.split(frame, frame[target]):
         train = frame.iloc[fit_rows].reset_index(drop=True)
         held = frame.iloc[held_rows].reset_index(drop=True)
@@ -113,18 +127,27 @@ def nested(
         if trials > 1 or inner:
             scorer, chosen = search(baseline, comp, data, trials, seed)
             params = scorer.best_params(chosen)
+            check = getattr(scorer, "confirmation", None)
+            if check:  # the 1-SE pick was not the defaults: checked on fresh folds
+                checked.append(check["kept"])
             promised.append(float(chosen.values[0]))
         else:
             params = baseline.defaults
-        estimator = baseline.build(params, comp, data.columns, seed)
-        estimator.fit(data.x_train, data.y_train)
-        pred = predict(comp, estimator, data.x_test)
-        scores.append(float(comp.metric.fn(held[target].to_numpy(), pred)))
+        scores.append(outer_score(params, data, held))
+        if trials > 1:  # the same outer fold scored by the defaults: tuned − defaults, paired
+            same = params == baseline.defaults
+            kept += same
+            versus.append(
+                0.0 if same else sign * (scores[-1] - outer_score(baseline.defaults, data, held))
+            )
     mean = float(np.mean(scores))
     return {
         "outer": mean,
         "outer_se": float(np.std(scores, ddof=1) / np.sqrt(len(scores))),
         "inner": float(np.mean(promised)) if promised else None,
+        "versus": versus,  # per outer fold, tuned − defaults (positive: tuning helped)
+        "kept": kept,  # outer folds where the study submitted the defaults
+        "checked": checked,  # per fresh-fold check run: what it kept ("pick" / "defaults")
     }
 
 
@@ -161,7 +184,12 @@ def main() -> None:
     parser.add_argument("--competitions", default="titanic,house-prices")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--md", help="also write the tables as Markdown to this file")
+    parser.add_argument(
+        "--no-check", action="store_true", help="submit the 1-SE pick unchecked (as before)"
+    )
     args = parser.parse_args()
+    global NO_CHECK
+    NO_CHECK = args.no_check
 
     from _common import Report, machine, revision
 
@@ -178,6 +206,7 @@ def main() -> None:
         f"nested {args.outer}-fold outer ± SE",
         "inner CV (outer-train)",
         "gap CV − outer",
+        "tuned − defaults per outer fold: worst / mean (defaults kept; by the fresh-fold check)",
         "wall s",
     )
     rows = []
@@ -207,6 +236,11 @@ def main() -> None:
                     f"{out['outer']:.4f} ± {out['outer_se']:.4f}",
                     "-" if out["inner"] is None else f"{out['inner']:.4f}",
                     f"{sign * (promised - out['outer']):+.4f}",
+                    "-"
+                    if not out["versus"]
+                    else f"{min(out['versus']):+.4f} / {np.mean(out['versus']):+.4f} "
+                    f"({out['kept']} of {args.outer}; "
+                    f"{out['checked'].count('defaults')} of {len(out['checked'])} checked)",
                     f"{wall:.0f}",
                 )
             )
