@@ -112,6 +112,14 @@ class TrialTracker:
         self.best = (float(leader.values[0]), leader.number) if leader is not None else None
         self._shared: tuple[optuna.Study, int] | None = None
 
+    @property
+    def finished(self) -> int:
+        """Trials finished in this run: this process's, or every process's once shared."""
+        if self._shared is None:
+            return self.done
+        study, before = self._shared
+        return _finished(study) - before
+
     def share(self, study: optuna.Study) -> None:
         """Other processes run trials of ``study`` too: the progress line counts and ranks
         every trial finished in it since now, not only this process's."""

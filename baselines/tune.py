@@ -144,7 +144,7 @@ def tune(
         # no view counts, rather than a second error hiding what was kept.
         with contextlib.suppress(Exception):
             runs.end(parent, status="KILLED")
-        raise Interrupted(_interrupted(study, tracker.done, resumable=not fixed)) from None
+        raise Interrupted(_interrupted(study, tracker.finished, resumable=not fixed)) from None
     except BaseException:
         runs.end(parent, status="KILLED")
         raise

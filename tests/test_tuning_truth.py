@@ -19,6 +19,7 @@ from click.testing import CliRunner
 import harness
 from baselines.cpu import CpuShare, cores, limit_threads
 from baselines.tracking import Progress, TrialTracker
+from baselines.tune import study_storage
 from harness.cli import cli
 from harness.registry import get_competition
 from harness.settings import Settings
@@ -139,11 +140,22 @@ def test_the_share_leaves_the_cores_that_other_work_uses(tmp_path: Path) -> None
         hog.wait()
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"], ids=["one process", "two processes"])
 def test_ctrl_c_during_tune_says_what_was_kept_and_how_to_resume(
-    titanic: Path, home: Path
+    titanic: Path, home: Path, jobs: str
 ) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "tune", "titanic", "--trials", "200"],
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "tune",
+            "titanic",
+            "--trials",
+            "200",
+            "--jobs",
+            jobs,
+        ],
         stderr=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -152,7 +164,8 @@ def test_ctrl_c_during_tune_says_what_was_kept_and_how_to_resume(
     assert proc.stderr is not None
     deadline = time.monotonic() + 120
     for line in proc.stderr:
-        if line.startswith("trial 2/200") or time.monotonic() > deadline:
+        done = line.split()[1].split("/")[0] if line.startswith("trial ") else "0"
+        if int(done) >= 2 or time.monotonic() > deadline:
             break
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
@@ -162,6 +175,10 @@ def test_ctrl_c_during_tune_says_what_was_kept_and_how_to_resume(
     assert "interrupted: " in err and "study 'titanic-gbm' keeps " in err
     assert "Run the same command again to continue it" in err
     assert harness.submissions("titanic").empty  # nothing half-done was submitted
+    if jobs == "2":  # the worker process stopped too, its trial told as failed, not left running
+        storage = study_storage(Settings.resolve(home), get_competition("titanic"), None)
+        study = optuna.load_study(study_name="titanic-gbm", storage=storage)
+        assert "RUNNING" not in {t.state.name for t in study.trials}
 
 
 def test_small_rough_edges(home: Path, titanic: Path) -> None:
