@@ -27,7 +27,7 @@ from baselines import Baseline, get_baseline, load_data
 from baselines import tracking as track
 from baselines.cpu import CpuShare
 from baselines.data import Data
-from baselines.schemes import FOLDS, Scheme, scheme
+from baselines.schemes import FOLDS, KFold, Scheme, scheme
 from baselines.tracking import Progress
 from harness.competition import Competition
 from harness.errors import HarnessError, Interrupted
@@ -122,7 +122,9 @@ def tune(
         runs, comp, parent, overrides, scorer.pruned_at, progress, trials, timeout, study
     )
     try:
-        if jobs > 1 and storage is None and not fixed:  # the journal: trials in processes
+        # On the journal, k-fold trials run in processes (the winner is refitted here); a
+        # held-out scheme keeps its leader's test predictions in memory, so it keeps threads.
+        if jobs > 1 and storage is None and not fixed and isinstance(scorer, KFold):
             spec = {
                 "competition": comp.id,
                 "settings": settings,

@@ -1180,7 +1180,8 @@ def baseline(competition: str, **run: Any) -> None:
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Trials in parallel: processes on the default study journal (threads with --storage).",
+    help="Trials in parallel: processes for k-fold baselines on the default study journal, "
+    "else threads.",
 )
 @click.option(
     "--study",
