@@ -283,38 +283,47 @@ def _optimize_in_processes(
     context = multiprocessing.get_context("spawn")  # no fork of a process holding locks
     errors = context.Queue()
     workers = [
-        context.Process(target=_worker, args=(spec, i, total, timeout, errors), daemon=True)
+        context.Process(
+            target=_worker,
+            args=({**spec, "started": tracker.started}, i, total, timeout, errors),
+            daemon=True,
+        )
         for i in range(1, jobs)
     ]
     for worker in workers:
         worker.start()
-    claim = _claim_lock(spec["settings"], spec["competition"])
+    failed: list[str] = []
+
+    def check() -> None:  # before each claim here, and at the end: a failed worker stops all
+        with contextlib.suppress(queue.Empty):
+            while True:
+                failed.append(errors.get_nowait())
+        dead = [w for w in workers if w.exitcode not in (0, None)]
+        if failed or dead:
+            reason = failed[0] if failed else f"exit code {dead[0].exitcode}"
+            raise HarnessError(f"a tuning worker process failed: {reason}")
+
     ok = False
     try:
         optimize_claimed(
             study,
             scorer.objective,
             tracker,
-            claim=claim,
+            claim=_claim_lock(spec["settings"], spec["competition"]),
             total=total,
             timeout=timeout,
             started=tracker.started,
+            check=check,
         )
         ok = True
     finally:
         _stop(workers, wait=ok)
-    failed: list[str] = []
-    with contextlib.suppress(queue.Empty):
-        while True:
-            failed.append(errors.get(timeout=0.1))
-    if failed or any(w.exitcode not in (0, None) for w in workers):
-        reason = failed[0] if failed else f"exit code {workers[0].exitcode}"
-        raise HarnessError(f"a tuning worker process failed: {reason}")
+    check()
 
 
 def _stop(workers: list[Any], *, wait: bool) -> None:
     """Wait for the workers to finish their trials (``wait``), else interrupt them: each
-    marks its running trial failed, as Ctrl-C does in this process."""
+    ends its running trial and claims no more (terminated if that takes over 30 s)."""
     import os
     import signal
 
@@ -345,6 +354,18 @@ def _worker(
 ) -> None:
     """One spawned worker of :func:`_optimize_in_processes`: the same data, scheme and study
     as the parent, its own sampler seed, its trials tracked under the parent's MLflow run."""
+    import signal
+
+    stopping: list[int] = []
+
+    def stop_after_this_trial(signum: int, frame: Any) -> None:
+        stopping.append(signum)  # Ctrl-C, or the parent's _stop: end the trial, claim no more
+
+    def check() -> None:
+        if stopping:
+            raise SystemExit(130)
+
+    signal.signal(signal.SIGINT, stop_after_this_trial)
     try:
         import optuna
 
@@ -395,10 +416,11 @@ def _worker(
             claim=_claim_lock(settings, comp.id),
             total=total,
             timeout=timeout,
-            started=time.monotonic(),
+            started=spec["started"],  # the parent's: one machine, one monotonic clock
+            check=check,
         )
-    except KeyboardInterrupt:
-        raise SystemExit(130) from None
+    except (KeyboardInterrupt, SystemExit):
+        raise SystemExit(130 if stopping else 0) from None
     except BaseException as exc:
         errors.put(str(exc) or type(exc).__name__)
         raise SystemExit(1) from None

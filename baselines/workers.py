@@ -77,24 +77,31 @@ def optimize_claimed(
     total: int | None,
     timeout: float | None,
     started: float,
+    check: Callable[[], None] | None = None,
 ) -> int:
     """Claim (under ``claim``, a lock every worker of the study takes), run and tell trials
     until the study holds ``total`` counted ones (None: no cap) or ``timeout`` passes since
-    ``started``; return how many this worker ran."""
+    ``started``; return how many this worker ran. ``check`` runs before each claim (it raises
+    to stop: another worker failed)."""
     import optuna
 
     ran = 0
     while timeout is None or time.monotonic() - started < timeout:
-        with claim():
-            if total is not None and counted(study) >= total:
-                break
-            trial = study.ask()
+        if check is not None:
+            check()
+        trial = None
         try:
+            with claim():
+                if total is not None and counted(study) >= total:
+                    break
+                trial = study.ask()
             value = objective(trial)
         except optuna.TrialPruned:
+            assert trial is not None
             frozen = study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         except BaseException:  # Ctrl-C too: a trial left RUNNING would count forever
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            if trial is not None:
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
             raise
         else:
             frozen = study.tell(trial, value)

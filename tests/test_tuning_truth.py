@@ -194,3 +194,42 @@ def test_small_rough_edges(home: Path, titanic: Path) -> None:
     failed = runner.invoke(cli, ["download", "cifar10", "--url", "http://127.0.0.1:9/x.tar.gz"])
     assert failed.exit_code == 1 and failed.output.startswith("Error: ")
     assert "0/?" not in failed.output and "bytes" not in failed.output
+
+
+def test_claimed_trials_stop_when_another_worker_failed_and_never_pass_the_total() -> None:
+    import contextlib
+
+    from baselines.workers import optimize_claimed
+
+    study = optuna.create_study()
+    told: list[int] = []
+    ran = optimize_claimed(
+        study,
+        lambda trial: float(trial.number),
+        lambda s, t: told.append(t.number),
+        claim=contextlib.nullcontext,
+        total=3,
+        timeout=None,
+        started=time.monotonic(),
+    )
+    assert ran == 3 and told == [0, 1, 2] and len(study.trials) == 3
+
+    calls = []
+
+    def check() -> None:
+        calls.append(1)
+        if len(calls) > 2:
+            raise RuntimeError("a tuning worker process failed: boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        optimize_claimed(
+            study,
+            lambda t: 0.0,
+            lambda s, t: None,
+            claim=contextlib.nullcontext,
+            total=None,
+            timeout=None,
+            started=time.monotonic(),
+            check=check,
+        )
+    assert len(study.trials) == 5  # two more, then the check stopped it before a claim
