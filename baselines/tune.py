@@ -91,20 +91,17 @@ def tune(
     before every trial, see :mod:`baselines.cpu`). ``overrides`` pin hyperparameters
     (``{"epochs": 5}``) in every trial; ``options`` are run settings the baseline declares
     (``device``, ``checkpoint``, ``image_size``…)."""
-    from harness.data.loading import load
     from leaderboard.runs import StudyRuns
 
-    baseline, overrides, options = _resolve(comp, settings, model, overrides, options)
-    data = load_data(baseline, comp, load(comp, settings, size=options.get("image_size")))
-    scorer = scheme(
-        baseline,
+    baseline, overrides, options, data, scorer = _scorer(
         comp,
-        data,
+        settings,
+        model,
+        overrides,
+        options,
         seed=seed,
         folds=folds,
         repeats=repeats,
-        overrides=overrides,
-        options=options,
         share=CpuShare(jobs, threads),
     )
     study = _study(comp, settings, baseline, study_name, storage, seed, fixed)
@@ -189,6 +186,38 @@ def tune(
         best_score=float(study.best_value),
         confirmation=confirmation,
     )
+
+
+def _scorer(
+    comp: Competition,
+    settings: Settings,
+    model: str | None,
+    overrides: dict[str, Any] | None,
+    options: dict[str, Any] | None,
+    *,
+    seed: int,
+    folds: int,
+    repeats: int | None,
+    share: CpuShare,
+) -> tuple[Baseline, dict[str, Any], dict[str, Any], Data, Scheme]:
+    """The baseline, its pinned hyperparameters and run options (checked), its data and the
+    scheme that scores its trials: what a study's every process builds the same way."""
+    from harness.data.loading import load
+
+    baseline, overrides, options = _resolve(comp, settings, model, overrides, options)
+    data = load_data(baseline, comp, load(comp, settings, size=options.get("image_size")))
+    scorer = scheme(
+        baseline,
+        comp,
+        data,
+        seed=seed,
+        folds=folds,
+        repeats=repeats,
+        overrides=overrides,
+        options=options,
+        share=share,
+    )
+    return baseline, overrides, options, data, scorer
 
 
 def _resolve(
@@ -370,26 +399,21 @@ def _worker(
         import optuna
 
         from baselines.workers import optimize_claimed
-        from harness.data.loading import load
         from harness.registry import get_competition
         from leaderboard.runs import StudyRuns
 
         optuna.logging.set_verbosity(optuna.logging.ERROR)
         settings: Settings = spec["settings"]
         comp = get_competition(spec["competition"])
-        baseline, overrides, options = _resolve(
-            comp, settings, spec["model"], spec["overrides"], spec["options"]
-        )
-        data = load_data(baseline, comp, load(comp, settings, size=options.get("image_size")))
-        scorer = scheme(
-            baseline,
+        _, overrides, _, _, scorer = _scorer(
             comp,
-            data,
+            settings,
+            spec["model"],
+            spec["overrides"],
+            spec["options"],
             seed=spec["seed"],
             folds=spec["folds"],
             repeats=spec["repeats"],
-            overrides=overrides,
-            options=options,
             share=CpuShare(1, spec["threads"]),
         )
         study = optuna.load_study(

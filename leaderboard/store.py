@@ -418,20 +418,14 @@ class Leaderboard(Store):
     def records(self, comp: Competition, *, rebuild: bool = False) -> pd.DataFrame:
         """Every finished harness run (entries, errors, selection events; see
         :func:`leaderboard.index.frame`), from the index kept in sync with MLflow."""
-        return self.records_and_rules(comp, rebuild=rebuild)[0]
-
-    def records_and_rules(
-        self, comp: Competition, *, rebuild: bool = False
-    ) -> tuple[pd.DataFrame, Rules]:
-        """:meth:`records` and :meth:`rules` from one read of the experiment."""
-        records, rules, _ = self.read(comp, rebuild=rebuild)
-        return records, rules
+        return self.read(comp, rebuild=rebuild)[0]
 
     def read(
         self, comp: Competition, *, rebuild: bool = False
     ) -> tuple[pd.DataFrame, Rules, Hashable | None]:
-        """:meth:`records_and_rules`, and the state they were read in: equal states, equal
-        records and rules (None: not known, nothing to key a cache on)."""
+        """:meth:`records` and :meth:`rules` from one read of the experiment, and the state
+        they were read in: equal states, equal records and rules (None: not known, nothing to
+        key a cache on)."""
         from leaderboard.index import RunIndex
         from leaderboard.rules import GRADED_TAG, Rules
 
