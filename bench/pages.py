@@ -44,16 +44,6 @@ sys.path.insert(0, str(c.ROOT))  # tests.servers: the same `harness serve` the t
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 SLACK_S = 2.5  # > leaderboard.index's 2 s local slack
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def main() -> None:
@@ -233,6 +223,8 @@ class Browser:
         from playwright.sync_api import sync_playwright
 
         self._pw = sync_playwright().start()
+        from tests.servers import CHROMIUM, CHROMIUM_ARGS
+
         self.browser = self._pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
     def paints(self, env: dict[str, str], runs: int) -> dict[str, tuple[float, float, float]]:

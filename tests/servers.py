@@ -1,5 +1,6 @@
 """Real servers on loopback for the hosted-mode tests: PostgreSQL (Debian's package: `.ci/run`
-installs it), `mlflow server` on a PostgreSQL backend store, and `harness serve`. Each is a
+installs it), `mlflow server` on a PostgreSQL backend store, and `harness serve`; and the
+Chromium the browser tests drive. Each is a
 real subprocess, started on a free port and stopped afterwards.
 
 Without PostgreSQL on the machine the tests that need it skip, unless
@@ -24,6 +25,18 @@ from pathlib import Path
 import pytest
 
 BIN = Path(sys.executable).parent
+#: Debian's Chromium (`.ci/run` installs it), as the browser tests and bench/pages.py drive it
+#: through Playwright's ``executable_path``: never a browser download.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def free_port() -> int:

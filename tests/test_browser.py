@@ -24,16 +24,7 @@ import pytest
 from tests import servers
 
 COMP = "titanic"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+CHROMIUM, ARGS = servers.CHROMIUM, servers.CHROMIUM_ARGS
 
 
 def _missing(why: str) -> None:
