@@ -352,7 +352,8 @@ def _optimize_in_processes(
 
 def _stop(workers: list[Any], *, wait: bool) -> None:
     """Wait for the workers to finish their trials (``wait``), else interrupt them: each
-    ends its running trial and claims no more (terminated if that takes over 30 s)."""
+    ends its running trial and claims no more; one still in its trial after 30 s is terminated
+    (its SIGTERM handler tells the trial failed) and killed if even that takes 30 s more."""
     import os
     import signal
 
@@ -364,6 +365,9 @@ def _stop(workers: list[Any], *, wait: bool) -> None:
         worker.join(None if wait else 30)
         if worker.is_alive():
             worker.terminate()
+            worker.join(30)
+        if worker.is_alive():
+            worker.kill()
             worker.join()
 
 
@@ -394,7 +398,12 @@ def _worker(
         if stopping:
             raise SystemExit(130)
 
+    def fail_this_trial(signum: int, frame: Any) -> None:
+        stopping.append(signum)  # the parent's last resort: the trial is told failed, not left
+        raise SystemExit(130)  # RUNNING (optimize_claimed tells it on the way out)
+
     signal.signal(signal.SIGINT, stop_after_this_trial)
+    signal.signal(signal.SIGTERM, fail_this_trial)
     try:
         import optuna
 

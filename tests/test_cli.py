@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import cli
+from tests.children import default_signals
 
 COMMANDS = sorted(cli.commands)
 
@@ -144,6 +145,7 @@ def test_ui_serves_the_mlflow_ui_over_the_same_store(home: Path, titanic: Path) 
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=default_signals,  # SIGTERM reaches it however the tests were started
     )
     try:
         deadline = time.monotonic() + 90
@@ -163,3 +165,25 @@ def test_ui_serves_the_mlflow_ui_over_the_same_store(home: Path, titanic: Path) 
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(timeout=30)
+
+
+def test_a_signalled_child_gets_sigint_even_where_the_tests_started_with_it_ignored() -> None:
+    """The tests' children start with the default disposition (tests/children.py), so a test that
+    sends SIGINT works in a background job of a non-interactive shell too (SIGINT ignored there,
+    and inherited)."""
+    import signal
+
+    report = "import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as `bash -c "pytest ..." &` starts
+    try:
+        inherited = subprocess.run([sys.executable, "-c", report], capture_output=True, text=True)
+        restored = subprocess.run(
+            [sys.executable, "-c", report],
+            capture_output=True,
+            text=True,
+            preexec_fn=default_signals,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert inherited.stdout.strip() == "False"  # what broke the Ctrl-C tests in the background
+    assert restored.stdout.strip() == "True"

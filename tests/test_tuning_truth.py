@@ -24,6 +24,7 @@ from harness.cli import cli
 from harness.registry import get_competition
 from harness.settings import Settings
 from leaderboard.runs import StudyRuns
+from tests.children import default_signals
 
 
 def _children(settings: Settings, parent: str) -> list:  # type: ignore[type-arg]
@@ -160,6 +161,7 @@ def test_ctrl_c_during_tune_says_what_was_kept_and_how_to_resume(
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "HARNESS_HOME": str(home)},
+        preexec_fn=default_signals,  # SIGINT reaches it however the tests were started
     )
     assert proc.stderr is not None
     deadline = time.monotonic() + 120

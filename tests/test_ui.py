@@ -17,15 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.children import default_signals
+
 START_DEADLINE_S = 150  # 7-40 s here on 2 cores; more when the machine is busy
 STOP_DEADLINE_S = 20
-
-# When the tests run where SIGINT is ignored (a background job of a non-interactive shell),
-# children inherit that and `harness ui` rightly leaves it ignored; undo it for the SIGINT test.
-RUN_WITH_SIGINT = (
-    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler);"
-    " sys.argv[0] = 'harness'; runpy.run_module('harness.cli', run_name='__main__')"
-)
 
 
 def _free_port() -> int:
@@ -99,11 +94,14 @@ def test_ui_answers_when_it_says_so_and_a_signal_stops_everything(
 
     harness.submit("titanic", titanic / "sample_submission.csv", participant="ann")
     port = _free_port()
-    if signum == signal.SIGINT and signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
-        command = [sys.executable, "-c", RUN_WITH_SIGINT, "ui", "--port", str(port)]
-    else:
-        command = [sys.executable, "-m", "harness.cli", "ui", "--port", str(port)]
-    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    command = [sys.executable, "-m", "harness.cli", "ui", "--port", str(port)]
+    proc = subprocess.Popen(
+        command,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+        preexec_fn=default_signals,  # the signal reaches it however the tests were started
+    )
     assert proc.stderr is not None
     lines: list[str] = []
     announced = threading.Event()
@@ -186,7 +184,9 @@ def test_ui_stop_reaches_what_left_the_group_and_what_ignores_sigterm(tmp_path: 
         f" job = subprocess.Popen([sys.executable, '-c', {job!r}], start_new_session=True);"
         f" open({str(pid_file)!r}, 'w').write(str(job.pid)); time.sleep(600)"
     )
-    server = subprocess.Popen([sys.executable, "-c", server_code], start_new_session=True)
+    server = subprocess.Popen(
+        [sys.executable, "-c", server_code], start_new_session=True, preexec_fn=default_signals
+    )
     processes: dict[int, bytes] = {}
     try:
         deadline = time.monotonic() + 60
