@@ -1293,7 +1293,8 @@ def _report_tuning(competition: str, result: Any) -> None:
         )
     click.echo(
         f"submitted as {entry.participant}: public score {entry.public_score:.5f}, rank "
-        f"{result.submission.rank} of {result.submission.participants}; see `harness ui`"
+        f"{result.submission.rank} of {result.submission.participants}; "
+        f"see `harness ui {competition}`"
     )
 
 
