@@ -775,29 +775,49 @@ def verify(
 
 
 @cli.command()
+@click.argument("competition", type=CompetitionType(), required=False)
 @click.option("--port", default=5000, show_default=True, help="Port on 127.0.0.1.")
 @store_options
-def ui(port: int, home: str | None, tracking_uri: str | None) -> None:
+def ui(competition: str | None, port: int, home: str | None, tracking_uri: str | None) -> None:
     """Open the MLflow UI on 127.0.0.1 over the leaderboard's store.
 
-    The URL is printed once the server answers (starting it can take a minute on a small
-    machine). Ctrl-C, SIGTERM or SIGHUP stops the server and everything it started, then exits
-    0; if the server stops by itself, its exit code is ours.
+    With COMPETITION the URL printed is its runs table (one run per submission, the study
+    runs, public_score among the columns) in MLflow's Model-training view; without it, the
+    list of experiments. It is printed once the server answers (starting it can take a minute
+    on a small machine). Ctrl-C, SIGTERM or SIGHUP stops the server and everything it started,
+    then exits 0; if the server stops by itself, its exit code is ours.
 
     \b
     Example:
-      harness ui --port 5001
+      harness ui titanic --port 5001
     """
-    from harness.mlflow_ui import serve
+    from harness.errors import HarnessError
+    from harness.mlflow_ui import runs_page, serve
     from harness.settings import Settings
 
     settings = Settings.resolve(home, tracking_uri)
-    if not settings.tracking_uri.startswith("sqlite:"):
-        click.echo(f"The store is a tracking server: open {settings.tracking_uri} in a browser.")
-        return
-    if not 1 <= port <= 65535:
+    local = settings.tracking_uri.startswith("sqlite:")
+    if local and not 1 <= port <= 65535:
         raise click.BadParameter("must be between 1 and 65535", param_hint="'--port'")
-    code = serve(settings, port, say=lambda line: click.echo(line, err=True))
+    experiment = None
+    if competition is not None:
+        from harness.registry import get_competition
+        from leaderboard.store import Leaderboard
+
+        found = Leaderboard(settings).ui_experiment(get_competition(competition))
+        if found is None:
+            raise HarnessError(
+                f"{competition}: nothing recorded in {settings.tracking_uri} yet (no "
+                f"submission, no study): submit first, or run `harness ui` for every experiment"
+            )
+        experiment = found[0]
+    if not local:
+        url = runs_page(settings.tracking_uri, experiment)
+        click.echo(f"The store is a tracking server: open {url} in a browser.")
+        return
+    code = serve(
+        settings, port, say=lambda line: click.echo(line, err=True), experiment_id=experiment
+    )
     if code:
         sys.exit(code)
 
@@ -1273,7 +1293,8 @@ def _report_tuning(competition: str, result: Any) -> None:
         )
     click.echo(
         f"submitted as {entry.participant}: public score {entry.public_score:.5f}, rank "
-        f"{result.submission.rank} of {result.submission.participants}; see `harness ui`"
+        f"{result.submission.rank} of {result.submission.participants}; "
+        f"see `harness ui {competition}`"
     )
 
 

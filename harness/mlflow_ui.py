@@ -16,6 +16,18 @@ those too we collect the server's descendants from /proc (by parent pid: this ke
 intact, and signal the ones outside the group by pid (start time checked, against pid reuse).
 Time to answer on a busy 2-core machine: 9-20 s over a store with a submission, 12-40 s over an
 empty one; creating the tables is ~3 s of it, the rest is 13 processes importing mlflow at once.
+
+Which page to open (read in MLflow 3.17's front-end bundle, mlflow/server/js/build/static/js):
+the UI is a hash router; `/experiments/:experimentId/:tabName` with tab `runs` is the runs
+table. Whether an experiment opens in the GenAI view (Overview, Traces) or the Model-training
+view (the runs) is its `workflowType`: the URL's `workflowType` parameter (`genai` or
+`machine_learning`, carried over into the UI's own links), else the last choice of the toggle
+kept in the browser's localStorage (`mlflow.workflowType`), else `genai`. (The experiment's
+`mlflow.experimentKind` tag, which Harness sets, is what builds without that toggle read.) The
+runs table shows only Source, Models and Dataset besides the name until columns are chosen;
+`viewStateShareKey=harness` opens the view saved in the experiment's
+`mlflow.sharedViewState.harness` tag instead (leaderboard.schema.UI_TAGS: the public_score
+column), under a line "You're viewing a shared view", which the user may exit or keep.
 """
 
 from __future__ import annotations
@@ -27,6 +39,22 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.settings import Settings
+from leaderboard.schema import VIEW_KEY
+
+#: The Model-training view of MLflow's UI and Harness's saved view (see the module docstring).
+VIEW = f"workflowType=machine_learning&viewStateShareKey={VIEW_KEY}"
+
+
+def runs_page(base: str, experiment_id: str | None = None) -> str:
+    """The UI's URL under ``base``: an experiment's runs table in the Model-training view, in
+    Harness's saved view (its experiment must have :data:`~leaderboard.schema.UI_TAGS`), or the
+    experiments list without one."""
+    from urllib.parse import quote
+
+    base = base.rstrip("/")
+    if experiment_id is None:
+        return base
+    return f"{base}/#/experiments/{quote(experiment_id, safe='')}/runs?{VIEW}"
 
 
 class _Stop(Exception):
@@ -198,10 +226,17 @@ def _watch(server: Any, extra: dict[int, bytes]) -> int:
         return code if code >= 0 else 128 - code
 
 
-def serve(settings: Settings, port: int, say: Callable[[str], None]) -> int:
+def serve(
+    settings: Settings,
+    port: int,
+    say: Callable[[str], None],
+    *,
+    experiment_id: str | None = None,
+) -> int:
     """Run the MLflow UI on 127.0.0.1:``port`` over ``settings``' sqlite store until a signal
     (Ctrl-C, SIGTERM, SIGHUP: then 0) or until the server exits (its code, shell-style); say
-    the URL once it answers. Everything it started is stopped before this returns."""
+    the URL once it answers: :func:`runs_page` of ``experiment_id``. Everything it started is
+    stopped before this returns."""
     import signal
     import subprocess
 
@@ -253,7 +288,8 @@ def serve(settings: Settings, port: int, say: Callable[[str], None]) -> int:
         server = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
         arm()
         _wait_until_answering(server, port, say)
-        say(f"MLflow UI on http://127.0.0.1:{port} (Ctrl-C stops it)")
+        url = runs_page(f"http://127.0.0.1:{port}", experiment_id)
+        say(f"MLflow UI on {url} (Ctrl-C stops it)")
         code = _watch(server, extra)
     except _Stop:
         code = 0

@@ -40,7 +40,7 @@ from leaderboard.index import (
     STATUS_TAG,
     SWEPT_TAG,
 )
-from leaderboard.schema import EXPERIMENT_PREFIX, PRIVATE_SCORE, PUBLIC_SCORE, TAG
+from leaderboard.schema import EXPERIMENT_PREFIX, PRIVATE_SCORE, PUBLIC_SCORE, TAG, UI_TAGS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -121,7 +121,9 @@ class Store:
         location = None if remote else (self.settings.artifact_root / comp.id).as_uri()
         with contextlib.suppress(MlflowException):  # made by another process meanwhile
             self.client.create_experiment(
-                name, artifact_location=location, tags={f"{TAG}competition": comp.id}
+                name,
+                artifact_location=location,
+                tags={f"{TAG}competition": comp.id, **UI_TAGS},
             )
         found = self.client.get_experiment_by_name(name)
         if found is None:
@@ -133,9 +135,25 @@ class Store:
         """The client and the competition's experiment (made if new), under the write lock."""
         client = self.client  # outside the lock: creating the client takes it too
         with self._write_lock(), self._errors():
-            experiment = self._experiment_id(comp, create=True)
-            assert experiment is not None
-            yield client, experiment
+            found = self._experiment(comp, create=True)
+            self._add_ui_tags(found)
+            yield client, str(found.experiment_id)
+
+    def _add_ui_tags(self, experiment: Any) -> list[str]:
+        """Add the :data:`~leaderboard.schema.UI_TAGS` an experiment made before Harness wrote
+        them lacks (under the write lock); their names. One changed since is left as it is."""
+        missing = [name for name in UI_TAGS if name not in experiment.tags]
+        for name in missing:
+            self.client.set_experiment_tag(experiment.experiment_id, name, UI_TAGS[name])
+        return missing
+
+    def ui_experiment(self, comp: Competition) -> tuple[str, list[str]] | None:
+        """The competition's experiment id, once it has the tags MLflow's UI reads (and the
+        names of those it was given now); None while nothing was recorded."""
+        self.client  # noqa: B018 (outside the lock: creating the client takes it too)
+        with self._write_lock(), self._errors():
+            found = self._experiment(comp, create=False)
+            return None if found is None else (str(found.experiment_id), self._add_ui_tags(found))
 
     # -- rules -----------------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ For one prepared competition, :func:`verify` checks, in order:
 5. runs still RUNNING after the grace period (a submit killed midway): reported, and swept
    with ``sweep`` when the store can (``Leaderboard.sweep_stale``). They are warnings, not
    findings: nothing recorded differs.
+6. the experiment's tags for MLflow's UI (``leaderboard.schema.UI_TAGS``): added when missing
+   (an experiment made before Harness wrote them), with a note.
 
 Every difference is a :class:`Finding`; ``harness verify`` prints one line each and exits 1
 when there is any.
@@ -119,6 +121,7 @@ def verify(
         if experiment is None:
             report.notes.append("no submissions recorded")
             return report
+        _check_ui_tags(board, comp, report)
         client = board.client
         say("reading the runs from MLflow", 0, None)
         runs = [r for r in search(client, experiment, "", _active()) if _is_entry(r)]
@@ -531,6 +534,17 @@ def _check_stale(
     report.swept = list(sweep_stale(comp, older_than_ms=grace_ms))
     if report.swept:
         report.notes.append(f"swept {len(report.swept)} stale run(s)")
+
+
+# -- the tags MLflow's UI reads ----------------------------------------------------------------
+
+
+def _check_ui_tags(board: Leaderboard, comp: Competition, report: VerifyReport) -> None:
+    """An experiment made before Harness wrote them gets them now (a note: nothing recorded
+    differs); one changed since (in MLflow's UI, by hand) is left as it is."""
+    added = board.ui_experiment(comp)
+    for name in added[1] if added else []:
+        report.notes.append(f"tagged its experiment {name} for MLflow's UI")
 
 
 # -- helpers -----------------------------------------------------------------------------------

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -193,3 +195,114 @@ def test_the_private_tab_is_absent_before_the_end_and_present_after_reveal(
     assert page.locator("svg.chart").count() == 2
     _shot(page, tmp_path, "shakeup")
     page.close()
+
+
+# -- `harness ui <competition>`: MLflow's own UI ----------------------------------------------
+
+#: `harness ui` with SIGTERM at its default disposition, whatever the tests inherited (a
+#: background job may have it ignored), so the SIGTERM that stops it is never lost.
+UI_WITH_SIGTERM = (
+    "import runpy, signal, sys; signal.signal(signal.SIGTERM, signal.SIG_DFL);"
+    " sys.argv[0] = 'harness'; runpy.run_module('harness.cli', run_name='__main__')"
+)
+UI_START_S = 150  # 10-40 s on 2 cores: 13 processes import mlflow at once
+
+
+def test_harness_ui_for_a_competition_opens_its_runs_with_the_public_score(
+    browser: Any, tmp_path: Path
+) -> None:
+    """Submissions and a study, then `harness ui titanic`: the URL it prints opens the runs
+    table in MLflow's Model-training view, with the run names and the public_score column."""
+    import threading
+    import time
+
+    import pandas as pd
+
+    import harness
+    from tests.test_ui import _descendants, _kill
+
+    home = tmp_path / "home"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MLFLOW_TRACKING_URI", "HARNESS_PARTICIPANT", "HARNESS_LOCAL_PARTICIPANT")
+    }
+    env.update(HARNESS_HOME=str(home), MLFLOW_DISABLE_TELEMETRY="true")
+    public = harness.prepare(COMP, home=home).public
+    sample = pd.read_csv(public / "sample_submission.csv")
+    female = (pd.read_csv(public / "test.csv")["Sex"] == "female").astype(int)
+    alice = harness.submit(
+        COMP, sample.assign(Survived=female), message="women first", participant="alice", home=home
+    )
+    harness.submit(COMP, sample, message="nobody survives", participant="bob", home=home)
+    harness.tune(COMP, model="gbm", trials=2, home=home)
+
+    port = servers.free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", UI_WITH_SIGTERM, "ui", COMP, "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    announced = threading.Event()
+
+    def drain() -> None:  # the server writes to the same pipe: it must never fill up
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if "MLflow UI on http://" in line:
+                announced.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    processes: dict[int, bytes] = {}
+    try:
+        started = time.monotonic()
+        while not announced.wait(0.5):
+            processes.update(_descendants(proc.pid))
+            assert proc.poll() is None, "".join(lines)
+            assert time.monotonic() - started < UI_START_S, "".join(lines)
+        said = next(line for line in lines if "MLflow UI on http://" in line)
+        url = said.split("MLflow UI on ", 1)[1].split(" (Ctrl-C stops it)")[0]
+        base = f"http://127.0.0.1:{port}"
+        assert url.startswith(base + "/#/experiments/")
+        assert url.endswith("/runs?workflowType=machine_learning&viewStateShareKey=harness")
+
+        # The same page, asked of the same store through the tracking server.
+        remote = subprocess.run(
+            [str(servers.BIN / "harness"), "ui", COMP, "--tracking-uri", base],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert remote.returncode == 0, remote.stderr
+        assert remote.stdout == f"The store is a tracking server: open {url} in a browser.\n"
+
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(url)
+        page.get_by_text("study titanic-gbm").first.wait_for(timeout=60_000)
+        column = page.locator('[role=columnheader][col-id="metrics.`public_score`"]')
+        column.wait_for(timeout=30_000)  # the metric's column in the runs grid
+        assert column.inner_text().strip() == "public_score"
+        shown = page.locator("body").inner_text()
+        assert "alice · women first" in shown
+        assert "bob · nobody survives" in shown
+        assert "study titanic-gbm" in shown
+        assert repr(alice.entry.public_score) in shown  # its score in the public_score column
+        assert "workflowType=machine_learning" in page.url  # not the GenAI view
+        assert "Traces 0" not in shown and "Detect issues" not in shown
+        _shot(page, tmp_path, "mlflow-runs")
+        page.close()
+
+        processes.update(_descendants(proc.pid))
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert "Traceback" not in "".join(lines)
+    finally:
+        if proc.poll() is None:
+            processes.update(_descendants(proc.pid))
+            proc.kill()
+            proc.wait(timeout=10)
+        _kill(processes)

@@ -208,3 +208,85 @@ def test_ui_stop_reaches_what_left_the_group_and_what_ignores_sigterm(tmp_path: 
         if server.poll() is None:
             server.kill()
             server.wait()
+
+
+# -- `harness ui <competition>`: which page, and the tags MLflow's UI reads -------------------
+
+
+def test_ui_page_is_the_runs_table_in_the_model_training_view_with_harness_s_view() -> None:
+    from harness.mlflow_ui import runs_page
+
+    assert runs_page("http://127.0.0.1:5000/", "7") == (
+        "http://127.0.0.1:5000/#/experiments/7/runs"
+        "?workflowType=machine_learning&viewStateShareKey=harness"
+    )
+    assert runs_page("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+
+
+def test_ui_for_an_unknown_competition_or_one_with_nothing_recorded_is_an_error(
+    home: Path,
+) -> None:
+    from click.testing import CliRunner
+
+    from harness.cli import cli
+
+    unknown = CliRunner().invoke(cli, ["ui", "titanc", "--port", "0"])
+    assert unknown.exit_code == 2
+    assert "Error: Invalid value for '[COMPETITION]': unknown competition 'titanc'" in (
+        unknown.stderr
+    )
+    started = time.monotonic()
+    empty = CliRunner().invoke(cli, ["ui", "titanic", "--port", str(_free_port())])
+    assert empty.exit_code == 1
+    assert empty.stderr.endswith(
+        f"Error: titanic: nothing recorded in sqlite:///{home}/mlflow.db yet (no submission,"
+        " no study): submit first, or run `harness ui` for every experiment\n"
+    )
+    assert "starting the MLflow UI" not in empty.output  # refused before any server start
+    assert time.monotonic() - started < 30
+
+
+def test_every_experiment_carries_the_ui_tags_new_ones_at_once_old_ones_on_verify_or_a_write(
+    home: Path, titanic: Path
+) -> None:
+    import harness
+    from harness.registry import get_competition
+    from harness.settings import Settings
+    from leaderboard.schema import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG, UI_TAGS, VIEW_TAG
+    from leaderboard.store import Leaderboard
+    from leaderboard.verify import verify
+
+    assert UI_TAGS[EXPERIMENT_KIND_TAG] == EXPERIMENT_KIND == "custom_model_development"
+    assert json.loads(UI_TAGS[VIEW_TAG]) == {"selectedColumns": ["metrics.`public_score`"]}
+    harness.submit("titanic", titanic / "sample_submission.csv", participant="ann")
+    settings = Settings.resolve(None, None)
+    comp = get_competition("titanic")
+    client = Leaderboard(settings).client
+
+    def tags() -> dict[str, str]:
+        found = client.get_experiment_by_name("harness/titanic")
+        assert found is not None
+        return dict(found.tags)
+
+    assert {k: tags().get(k) for k in UI_TAGS} == UI_TAGS  # new: at creation
+
+    experiment = client.get_experiment_by_name("harness/titanic").experiment_id  # type: ignore[union-attr]
+    for name in UI_TAGS:  # as an experiment made before Harness wrote them
+        client.delete_experiment_tag(experiment, name)
+    report = verify(comp, settings)
+    assert report.ok
+    assert [n for n in report.notes if "for MLflow's UI" in n] == [
+        f"tagged its experiment {name} for MLflow's UI" for name in UI_TAGS
+    ]
+    assert {k: tags().get(k) for k in UI_TAGS} == UI_TAGS
+    assert not [n for n in verify(comp, settings).notes if "for MLflow's UI" in n]  # once
+
+    for name in UI_TAGS:
+        client.delete_experiment_tag(experiment, name)
+    harness.submit("titanic", titanic / "sample_submission.csv", participant="bo")
+    assert {k: tags().get(k) for k in UI_TAGS} == UI_TAGS  # the next write
+
+    client.set_experiment_tag(experiment, EXPERIMENT_KIND_TAG, "genai_development")
+    verify(comp, settings)
+    harness.submit("titanic", titanic / "sample_submission.csv", participant="cy")
+    assert tags()[EXPERIMENT_KIND_TAG] == "genai_development"  # a choice made in the UI stays
