@@ -511,7 +511,7 @@ def study_storage(settings: Settings, comp: Competition, storage: str | None) ->
 
 def journal_path(settings: Settings, competition: str) -> Path:
     """The default study storage's file: one journal per competition in HARNESS_HOME."""
-    return settings.home / "optuna" / f"{competition}.journal"
+    return settings.optuna_journal(competition)
 
 
 def _interrupted(study: optuna.Study, done: int, *, resumable: bool) -> str:

@@ -34,7 +34,7 @@ from leaderboard.index import COMPLETE, ERROR, SELECTION, entries
 from leaderboard.ranking import standings as rank
 from leaderboard.rules import Rules, now_utc
 from leaderboard.schema import PRIVATE_SCORE, PUBLIC_SCORE
-from leaderboard.store import Leaderboard, adopt_untagged, current_preparation
+from leaderboard.store import Leaderboard
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -308,6 +308,33 @@ def _with_medals(table: pd.DataFrame, comp: Competition) -> pd.DataFrame:
     out.loc[scored, "medal"] = medal
     out.loc[scored, "above_median"] = above
     return out
+
+
+def current_preparation(submissions: pd.DataFrame, manifest: Mapping[str, Any] | None) -> str:
+    """The digest of the competition's preparation here (``manifest``); where it is not
+    prepared (a reader of a team's tracking server), that of the latest entry."""
+    if manifest is not None:
+        from harness.data.preparation import digest_of
+
+        return digest_of(manifest)
+    if submissions.empty or "preparation" not in submissions:
+        return ""
+    return str(submissions["preparation"].iloc[-1])
+
+
+def adopt_untagged(
+    submissions: pd.DataFrame, manifest: Mapping[str, Any] | None, current: str
+) -> pd.DataFrame:
+    """Entries recorded before runs carried ``harness.preparation`` but after the current
+    preparation was made were scored on it: they count as current, so an upgrade does not
+    empty the board. Untagged entries older than the preparation stay unknown."""
+    if manifest is None or submissions.empty or "preparation" not in submissions:
+        return submissions
+    made = dt.datetime.fromisoformat(str(manifest["prepared_at"])).timestamp() * 1000
+    adopt = (submissions["preparation"] == "") & (submissions["submitted_at"] >= made)
+    if not adopt.any():
+        return submissions
+    return submissions.assign(preparation=submissions["preparation"].where(~adopt, current))
 
 
 # -- the submissions list ------------------------------------------------------------------------

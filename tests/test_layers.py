@@ -142,3 +142,27 @@ def test_the_checker_sees_lazy_imports_and_skips_type_only_ones() -> None:
     assert "leaderboard.submit" in GRAPH["baselines.tune"]  # imported inside _submit
     assert "leaderboard.submit" not in GRAPH["harness.api"] or _floor("harness.api") == 6
     assert "harness.data.loading" not in GRAPH["baselines.vision"]  # TYPE_CHECKING only
+
+
+#: The front doors (DESIGN.md, "The hall"): the notebook API, the CLI, the HTTP API and the
+#: pages, with the hosted participant's client. They reach the leaderboard through the board
+#: service only (and the schema's names, such as ``KEEP``).
+DOORS = ("harness", "harness.api", "harness.cli", "harness.client", "harness.server")
+HALL = {"leaderboard.service", "leaderboard.schema"}
+
+
+def _is_door(module: str) -> bool:
+    return module == "harness" or any(
+        module == d or module.startswith(d + ".") for d in DOORS if d != "harness"
+    )
+
+
+def test_the_front_doors_call_only_the_board_service() -> None:
+    reached = {
+        door: sorted(m for m in GRAPH[door] if m.startswith("leaderboard") and m not in HALL)
+        for door in MODULES
+        if _is_door(door)
+    }
+    assert {d: m for d, m in reached.items() if m} == {}
+    used = {m for door in MODULES if _is_door(door) for m in GRAPH[door]}
+    assert len({m for m in used if m.startswith("leaderboard")}) <= 2

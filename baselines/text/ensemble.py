@@ -129,7 +129,7 @@ def tuned(member: Baseline, comp: Competition, settings: Settings | None) -> dic
     from baselines.tracking import best_trial
     from baselines.tune import study_storage
 
-    if settings is None or not (settings.home / "optuna" / f"{comp.id}.journal").is_file():
+    if settings is None or not settings.optuna_journal(comp.id).is_file():
         return member.defaults
     try:
         study = optuna.load_study(
