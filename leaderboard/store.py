@@ -19,7 +19,6 @@ import logging
 import os
 import time
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +26,7 @@ from harness.competition import Competition
 from harness.errors import StoreError
 from harness.files import advisory_lock, file_lock
 from harness.settings import Settings
+from leaderboard.results import Entry
 from leaderboard.schema import (
     ARTIFACT_TAG,
     COMPETITION_TAG,
@@ -62,25 +62,6 @@ if TYPE_CHECKING:
 #: Called under the write lock just before a run is created: may refuse (raise) or return
 #: tags and metrics to add (the daily limit, the ladder's decision).
 UnderLock = Callable[["MlflowClient", str], tuple[dict[str, str], dict[str, float]]]
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One recorded submission."""
-
-    run_id: str
-    competition: str
-    participant: str
-    kind: str
-    message: str
-    submitted_at: int  # ms since the epoch (the MLflow run's start time)
-    public_score: float
-    private_score: float | None  # None: hidden until the competition ends
-    extra: dict[str, float] = field(default_factory=dict)
-    sha256: str = ""
-    preparation: str = ""  # the sha256 of the answers it was scored on ("" unknown)
-    late: bool = False  # submitted after the end: shown, never ranked
-    tags: dict[str, str] = field(default_factory=dict)  # what the rules added (ladder)
 
 
 class Store:
