@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.board.runs import StudyRuns
+from harness.board.schema import MODEL_TAG, PRUNED_AT_TAG, STATE_TAG, STUDY_TAG, TRIAL_TAG
+
 from harness.competition import Competition
-from leaderboard.runs import StudyRuns
-from leaderboard.schema import MODEL_TAG, PRUNED_AT_TAG, STATE_TAG, STUDY_TAG, TRIAL_TAG
 
 if TYPE_CHECKING:
     import optuna
-
-    from baselines import Baseline
+    from harness.baselines import Baseline
 
 
 @dataclass(frozen=True)

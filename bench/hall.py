@@ -91,8 +91,24 @@ def module_of(path: str) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+INSIDE = {"harness.board": "leaderboard", "harness.baselines": "baselines"}
+INSIDE["harness.competitions"] = "competitions"
+
+
+def _folder(name: str) -> str:
+    """A module's name by its folder: ``harness.board.rules`` is ``leaderboard.rules``."""
+    for installed, folder in INSIDE.items():
+        if name == installed or name.startswith(installed + "."):
+            return folder + name[len(installed) :]
+    return name
+
+
 def imported(text: str) -> set[str]:
-    """The modules a file's import statements name (anywhere in it)."""
+    """The modules a file's import statements name (anywhere in it), by their folders."""
+    return {_folder(m) for m in _imported(text)}
+
+
+def _imported(text: str) -> set[str]:
     out: set[str] = set()
     for node in ast.walk(ast.parse(text)):
         if isinstance(node, ast.Import):

@@ -26,7 +26,7 @@ from harness.errors import HarnessError, InvalidSubmission, LimitReached, RuleBr
 
 def __getattr__(name: str) -> object:
     if name == "SubmissionResult":  # what `harness.submit` returns (leaderboard.service)
-        from leaderboard.service import SubmissionResult
+        from harness.board.service import SubmissionResult
 
         return SubmissionResult
     raise AttributeError(f"module 'harness' has no attribute {name!r}")

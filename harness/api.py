@@ -10,15 +10,15 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.board.schema import KEEP
 from harness.settings import Settings
-from leaderboard.schema import KEEP
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from harness.board.service import SubmissionResult
     from harness.data.preparation import Preparation
     from harness.data.validation import Aligned
-    from leaderboard.service import SubmissionResult
 
 
 def default_participant() -> str:
@@ -135,7 +135,7 @@ def board(
         from harness.client import Client
 
         return Client(server, token).board(competition)
-    from leaderboard.service import Board
+    from harness.board.service import Board
 
     return Board(competition, Settings.resolve(home, tracking_uri))
 
@@ -303,7 +303,7 @@ def tune(
 
     ``overrides`` pin hyperparameters (``{"epochs": 5}``); keyword ``options`` are run settings
     the baseline declares (``device="cuda"``, ``checkpoint=…``, ``image_size=128``)."""
-    from baselines.tune import tune as run
+    from harness.baselines.tune import tune as run
     from harness.registry import get_competition
 
     return run(
@@ -337,7 +337,7 @@ def baseline(
 ) -> Any:
     """Train a baseline with its defaults (CV scored too) and submit it as ``baseline/<model>``;
     ``overrides`` and ``options`` as for :func:`tune`."""
-    from baselines.tune import tune as run
+    from harness.baselines.tune import tune as run
     from harness.registry import get_competition
 
     return run(
@@ -368,9 +368,9 @@ def verify(
 
     ``raw`` re-derives the answers from that archive or folder (one competition only);
     ``sweep`` ends runs RUNNING for longer than ``grace_minutes`` where the store can."""
+    from harness.board.service import verify as check
     from harness.data.preparation import is_prepared
     from harness.registry import competitions, get_competition
-    from leaderboard.service import verify as check
 
     settings = Settings.resolve(home, tracking_uri)
     if competition is None:

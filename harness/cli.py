@@ -518,7 +518,7 @@ def rules(
       harness rules titanic --ladder
       harness rules titanic
     """
-    from leaderboard.service import KEEP
+    from harness.board.service import KEEP
 
     limit: Any = KEEP
     if daily_limit is not None:
@@ -661,7 +661,7 @@ def verify(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     import harness
-    from leaderboard.service import verify_summary as summary
+    from harness.board.service import verify_summary as summary
 
     if raw is not None and competition is None:
         raise click.UsageError("--raw needs a COMPETITION")
@@ -1042,7 +1042,7 @@ def baselines_command() -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from baselines import baselines, install_hint, kinds
+    from harness.baselines import baselines, install_hint, kinds
 
     defaults = {(kind.name, kind.default_baseline()) for kind in kinds().values()}
     table = Table("baseline", "kind", "tasks", "what", "default", "installed")
@@ -1228,7 +1228,7 @@ def _print_frame(
         if note:
             click.echo(f"note: {note}", err=True)
         return
-    from leaderboard.service import records
+    from harness.board.service import records
 
     _print_rows(list(frame.columns), records(frame), fmt, title=title, store=store, note=note)
 

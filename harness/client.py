@@ -20,8 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
-from leaderboard.service import (
+from harness.board.service import (
     KEEP,
     Card,
     PublicFile,
@@ -33,6 +32,7 @@ from leaderboard.service import (
     SubmissionResult,
     Submissions,
 )
+from harness.errors import HarnessError
 
 SERVER_ENV, TOKEN_ENV = "HARNESS_SERVER", "HARNESS_TOKEN"
 TIMEOUT = 600  # seconds: a large upload is scored before the answer comes

@@ -15,15 +15,15 @@ __all__ = ["Entry", "Leaderboard", "history", "standings"]
 
 def __getattr__(name: str) -> Any:
     if name in ("history", "standings"):
-        from leaderboard import ranking
+        from harness.board import ranking
 
         return getattr(ranking, name)
     if name == "Entry":
-        from leaderboard.results import Entry
+        from harness.board.results import Entry
 
         return Entry
     if name == "Leaderboard":
-        from leaderboard.store import Leaderboard
+        from harness.board.store import Leaderboard
 
         return Leaderboard
     raise AttributeError(f"module 'leaderboard' has no attribute {name!r}")

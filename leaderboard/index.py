@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from leaderboard.schema import (
+from harness.board.schema import (
     ARTIFACT_TAG,
     COMPLETE,
     ERROR,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
-from leaderboard.schema import CV_SCORE, LADDER_SCORE
+from harness.board.schema import CV_SCORE, LADDER_SCORE
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -8,13 +8,14 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
+from harness.board.board import Snapshot, grade
+from harness.board.index import entries
+from harness.board.rules import KEEP, Rules, now_utc, stamp
+from harness.board.schema import COMPLETE, SELECTION
+from harness.board.store import Leaderboard
+
 from harness.competition import Competition
 from harness.errors import HarnessError, NotPrepared, RuleBroken, UnknownSubmission, printable
-from leaderboard.board import Snapshot, grade
-from leaderboard.index import entries
-from leaderboard.rules import KEEP, Rules, now_utc, stamp
-from leaderboard.schema import COMPLETE, SELECTION
-from leaderboard.store import Leaderboard
 
 __all__ = ["KEEP", "find", "reveal", "select", "set_rules"]
 

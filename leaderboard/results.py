@@ -13,13 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from leaderboard.schema import LADDER_TAG
+from harness.board.schema import LADDER_TAG
 
 if TYPE_CHECKING:
     import pandas as pd
+    from harness.board.rules import Rules
 
     from harness.competition import Competition
-    from leaderboard.rules import Rules
 
 
 @dataclass(frozen=True)
@@ -312,7 +312,7 @@ class RulesView:
 
     @classmethod
     def of(cls, competition: str, rules: Rules) -> RulesView:
-        from leaderboard.rules import now_utc, stamp, time_shown
+        from harness.board.rules import now_utc, stamp, time_shown
 
         now = now_utc()
         return cls(

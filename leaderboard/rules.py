@@ -17,8 +17,9 @@ import datetime as dt
 import time
 from collections.abc import Mapping
 
+from harness.board.schema import GRADED_TAG, KEEP, REVEALED_TAG, RULE
+
 from harness.errors import RuleBroken
-from leaderboard.schema import GRADED_TAG, KEEP, REVEALED_TAG, RULE
 
 __all__ = ["GRADED_TAG", "KEEP", "REVEALED_TAG", "RULE", "Rules"]
 

@@ -10,9 +10,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.board.schema import EXPERIMENT_PREFIX, MODEL_TAG, PARENT_TAG, STUDY_TAG
+from harness.board.store import Store, metric_entities, now_ms, param_entities
+
 from harness.competition import Competition
-from leaderboard.schema import EXPERIMENT_PREFIX, MODEL_TAG, PARENT_TAG, STUDY_TAG
-from leaderboard.store import Store, metric_entities, now_ms, param_entities
 
 
 class StudyRuns(Store):

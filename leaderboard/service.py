@@ -17,8 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import Forbidden, NotFound
-from leaderboard.results import (
+from harness.board.results import (
     HOST,
     Card,
     Entry,
@@ -36,13 +35,16 @@ from leaderboard.results import (
     Viewer,
     records,
 )
-from leaderboard.rules import time_shown
-from leaderboard.schema import KEEP
+from harness.board.rules import time_shown
+from harness.board.schema import KEEP
+
+from harness.errors import Forbidden, NotFound
 
 if TYPE_CHECKING:
+    from harness.board.store import Leaderboard
+
     from harness.competition import Competition
     from harness.settings import Settings
-    from leaderboard.store import Leaderboard
 
 __all__ = [
     "HOST",
@@ -95,7 +97,7 @@ class Board:
     @property
     def store(self) -> Leaderboard:
         if self._store is None:
-            from leaderboard.store import Leaderboard
+            from harness.board.store import Leaderboard
 
             self._store = Leaderboard(self.settings)
         return self._store
@@ -105,9 +107,9 @@ class Board:
     def card(self, viewer: Viewer | None = None, *, standing: bool = False) -> Card:
         """What the competition lists show of it; with ``standing``, the signed-in viewer's
         rank and what they have left today too."""
-        from leaderboard.board import Snapshot
-        from leaderboard.index import entries
-        from leaderboard.rules import now_utc, stamp, until
+        from harness.board.board import Snapshot
+        from harness.board.index import entries
+        from harness.board.rules import now_utc, stamp, until
 
         comp, now = self.comp, now_utc()
         snap = Snapshot.read(self.store, comp)
@@ -144,7 +146,7 @@ class Board:
     def left_today(self, participant: str) -> int | None:
         """Valid submissions ``participant`` has left today (UTC), counted in MLflow; None
         where there is no daily limit."""
-        from leaderboard.rules import day_start, now_utc
+        from harness.board.rules import day_start, now_utc
 
         rules = self.store.rules(self.comp)
         if rules.daily_limit is None:
@@ -156,7 +158,7 @@ class Board:
         self, *, private: bool = False, all_preparations: bool = False, stats: bool = True
     ) -> Standings:
         """The public board, or the private one after the end (RuleBroken before it)."""
-        from leaderboard.board import standings
+        from harness.board.board import standings
 
         comp = self.comp
         frame = standings(
@@ -174,15 +176,15 @@ class Board:
     def submissions(self, participant: str | None = None, viewer: Viewer = HOST) -> Submissions:
         """The submissions list, oldest first: everyone's (or ``participant``'s) for the host,
         only their own for a participant."""
-        from leaderboard.board import submissions
+        from harness.board.board import submissions
 
         return Submissions.of(submissions(self.store, self.comp, _whose(participant, viewer)))
 
     def submission(self, submission: str, viewer: Viewer = HOST) -> Submission:
         """One submission's row, named by its id or 6+ leading hex digits of it; a participant
         reads only their own."""
-        from leaderboard.board import submissions
-        from leaderboard.referee import find
+        from harness.board.board import submissions
+        from harness.board.referee import find
 
         listing = submissions(self.store, self.comp)
         found = find(listing, submission, self.comp.id)
@@ -196,7 +198,7 @@ class Board:
 
     def studies(self) -> Studies:
         """The tuning studies recorded beside the submissions (their parent runs)."""
-        from leaderboard.runs import studies
+        from harness.board.runs import studies
 
         found = studies(self.store, self.comp)
         return Studies(
@@ -244,7 +246,7 @@ class Board:
         display_name: str | None = None,
     ) -> SubmissionResult:
         """Validate, score and record (:func:`leaderboard.submit.submit`)."""
-        from leaderboard.submit import submit
+        from harness.board.submit import submit
 
         return submit(
             self.comp,
@@ -262,7 +264,7 @@ class Board:
         )
 
     def select(self, submission: str, *, participant: str, selected: bool = True) -> Selection:
-        from leaderboard.referee import select
+        from harness.board.referee import select
 
         got = select(self.store, self.comp, participant, submission, selected=selected)
         return Selection.from_dict(got)
@@ -277,7 +279,7 @@ class Board:
     ) -> RulesView:
         """Change the rules given (:data:`KEEP` leaves one; None clears a limit or deadline);
         with none given, the rules as they are."""
-        from leaderboard.referee import set_rules
+        from harness.board.referee import set_rules
 
         if (daily_limit, deadline, selections, ladder) == (KEEP, KEEP, None, None):
             return self.rules()
@@ -292,7 +294,7 @@ class Board:
         return RulesView.of(self.comp.id, got)
 
     def reveal(self) -> Revealed:
-        from leaderboard.referee import reveal
+        from harness.board.referee import reveal
 
         got = reveal(self.store, self.comp)
         return Revealed(got["ended_at"], got["graded"], got["rules"])
@@ -312,20 +314,20 @@ def hosted(settings: Settings) -> list[Board]:
 
 def check_participant(name: str) -> None:
     """Raise InvalidName unless ``name`` may be a participant's (:mod:`leaderboard.submit`)."""
-    from leaderboard.submit import check_participant as check
+    from harness.board.submit import check_participant as check
 
     check(name)
 
 
 def verify(comp: Competition, settings: Settings, **options: Any) -> Any:
     """Check a competition's answers, submissions and index (:mod:`leaderboard.verify`)."""
-    from leaderboard.verify import verify as check
+    from harness.board.verify import verify as check
 
     return check(comp, settings, **options)
 
 
 def verify_summary(reports: Any) -> Any:
-    from leaderboard.verify import summary
+    from harness.board.verify import summary
 
     return summary(reports)
 

@@ -22,12 +22,8 @@ from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.competition import Competition
-from harness.errors import StoreError
-from harness.files import advisory_lock, file_lock
-from harness.settings import Settings
-from leaderboard.results import Entry
-from leaderboard.schema import (
+from harness.board.results import Entry
+from harness.board.schema import (
     ARTIFACT_TAG,
     COMPETITION_TAG,
     ERROR,
@@ -53,11 +49,15 @@ from leaderboard.schema import (
     SWEPT_TAG,
 )
 
+from harness.competition import Competition
+from harness.errors import StoreError
+from harness.files import advisory_lock, file_lock
+from harness.settings import Settings
+
 if TYPE_CHECKING:
     import pandas as pd
+    from harness.board.rules import Rules
     from mlflow import MlflowClient
-
-    from leaderboard.rules import Rules
 
 #: Called under the write lock just before a run is created: may refuse (raise) or return
 #: tags and metrics to add (the daily limit, the ladder's decision).
@@ -133,7 +133,7 @@ class Store:
 
     def rules(self, comp: Competition) -> Rules:
         """The competition's rules, from its experiment's tags (defaults when there is none)."""
-        from leaderboard.rules import Rules
+        from harness.board.rules import Rules
 
         noted = self._shortcut(comp)
         if noted is not None:
@@ -153,7 +153,7 @@ class Store:
         (a local store only; see :class:`leaderboard.index.Shortcut`)."""
         if not self.is_local:
             return None
-        from leaderboard.index import Shortcut
+        from harness.board.index import Shortcut
 
         return Shortcut(self.settings.cache_dir, self.uri, comp.id).read()
 
@@ -381,9 +381,8 @@ class Leaderboard(Store):
         client: MlflowClient | None,
         experiment: str | None,
     ) -> list[Any]:
+        from harness.board.index import search
         from mlflow.entities import ViewType
-
-        from leaderboard.index import search
 
         with self.errors():
             client = client or self.client
@@ -427,8 +426,8 @@ class Leaderboard(Store):
         """:meth:`records` and :meth:`rules` from one read of the experiment, and the state
         they were read in: equal states, equal records and rules (None: not known, nothing to
         key a cache on)."""
-        from leaderboard.index import RunIndex, Shortcut
-        from leaderboard.rules import Rules
+        from harness.board.index import RunIndex, Shortcut
+        from harness.board.rules import Rules
 
         noted = None if rebuild else self._shortcut(comp)
         if noted is not None:  # nothing written since the last full read: no MLflow
@@ -468,13 +467,13 @@ class Leaderboard(Store):
 
     def submissions(self, comp: Competition, *, rebuild: bool = False) -> pd.DataFrame:
         """Every scored submission (one row each), from the index kept in sync with MLflow."""
-        from leaderboard.index import entries
+        from harness.board.index import entries
 
         return entries(self.records(comp, rebuild=rebuild))
 
     def records_from_mlflow(self, comp: Competition) -> pd.DataFrame:
         """The same frame as :meth:`records`, read from MLflow in full (no index)."""
-        from leaderboard.index import scan
+        from harness.board.index import scan
 
         with self.errors():
             experiment = self.experiment_id(comp, create=False)
@@ -482,7 +481,7 @@ class Leaderboard(Store):
 
     def submissions_from_mlflow(self, comp: Competition) -> pd.DataFrame:
         """The same frame as :meth:`submissions`, read from MLflow in full (no index)."""
-        from leaderboard.index import entries
+        from harness.board.index import entries
 
         return entries(self.records_from_mlflow(comp))
 
@@ -490,9 +489,8 @@ class Leaderboard(Store):
         """Mark FAILED, tagged ``harness.swept`` with the reason, every submission run still
         RUNNING ``older_than_ms`` after it started (a submit killed midway: it never counts);
         return their run ids, oldest first. Tuning studies' runs are left alone."""
+        from harness.board.index import STALE_MS, is_entry, search
         from mlflow.entities import RunStatus, ViewType
-
-        from leaderboard.index import STALE_MS, is_entry, search
 
         older_than_ms = STALE_MS if older_than_ms is None else older_than_ms
         with self.errors():

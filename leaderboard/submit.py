@@ -26,6 +26,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.board.index import LADDER_TAG
+from harness.board.results import Entry, SubmissionResult
+from harness.board.rows import RowStore
+from harness.board.rules import Rules, day_start, limit_message, now_utc
+from harness.board.schema import CV_SCORE, LADDER_SCORE
+from harness.board.stats import Ladder
+from harness.board.store import Leaderboard
+
 from harness.competition import Competition
 from harness.data.preparation import preparation_digest, reading
 from harness.data.scoring import score
@@ -34,13 +42,6 @@ from harness.data.validation import validate
 from harness.errors import InvalidName, InvalidSubmission, LimitReached, printable
 from harness.files import sha256_file
 from harness.settings import Settings
-from leaderboard.index import LADDER_TAG
-from leaderboard.results import Entry, SubmissionResult
-from leaderboard.rows import RowStore
-from leaderboard.rules import Rules, day_start, limit_message, now_utc
-from leaderboard.schema import CV_SCORE, LADDER_SCORE
-from leaderboard.stats import Ladder
-from leaderboard.store import Leaderboard
 
 #: What a participant name may hold besides letters (any script) and the digits 0-9.
 NAME_PUNCTUATION = "._-/@+:"  # ":" for baseline/timm:<architecture>
@@ -216,9 +217,9 @@ def _result(
     public_rows: Any,
     now: dt.datetime,
 ) -> SubmissionResult:
-    from leaderboard.board import Snapshot
-    from leaderboard.index import entries
-    from leaderboard.ranking import standings
+    from harness.board.board import Snapshot
+    from harness.board.index import entries
+    from harness.board.ranking import standings
 
     snap = Snapshot.read(board, comp)
     mine = entries(snap.records)
@@ -268,7 +269,7 @@ def _duplicates(mine: Any, entry: Entry) -> list[str]:
 def _overfitting(comp: Competition, entry: Entry, public_rows: Any) -> list[str]:
     """Warn when the public score beats the participant's own CV by more than two standard
     errors of the public score: more than the noise of the public rows explains."""
-    from leaderboard.stats import se_of
+    from harness.board.stats import se_of
 
     cv = entry.extra.get(CV_SCORE)
     if cv is None or public_rows is None:

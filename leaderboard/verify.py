@@ -34,11 +34,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
-from harness.competition import Competition
-from harness.errors import HarnessError
-from harness.files import sha256_file
-from harness.settings import Settings
-from leaderboard.index import (
+from harness.board.index import (
     EVENTS,
     STALE_MS,
     RunIndex,
@@ -47,7 +43,7 @@ from leaderboard.index import (
     run_row,
     search,
 )
-from leaderboard.schema import (
+from harness.board.schema import (
     ARTIFACT_TAG,
     ERROR,
     FILE_TAG,
@@ -59,7 +55,12 @@ from leaderboard.schema import (
     SHA256_TAG,
     STATUS_TAG,
 )
-from leaderboard.store import Leaderboard
+from harness.board.store import Leaderboard
+
+from harness.competition import Competition
+from harness.errors import HarnessError
+from harness.files import sha256_file
+from harness.settings import Settings
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

@@ -80,7 +80,7 @@ class Participants:
         """Add ``name`` and return its token (shown once; only its hash is kept)."""
         import sqlalchemy as sa
 
-        from leaderboard.service import check_participant
+        from harness.board.service import check_participant
 
         check_participant(name)
         if role not in ROLES:

@@ -13,10 +13,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse
 
+from harness.board.service import Board, Viewer, hosted
 from harness.errors import Forbidden, Unauthorized
 from harness.server.participants import Participant, Participants
 from harness.server.uploads import staged
-from leaderboard.service import Board, Viewer, hosted
 
 
 def caller(request: Request) -> Participant | None:

@@ -18,10 +18,10 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import Request
 
+from harness.board.service import Board
 from harness.errors import Forbidden
 from harness.server.participants import Participant, Participants
 from harness.settings import Settings
-from leaderboard.service import Board
 
 if TYPE_CHECKING:
     import jinja2

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.board.service import Board, RulesView, hosted
+from harness.board.service import Viewer as Asker
 from harness.errors import Forbidden, Unauthorized
 from harness.server import charts
 from harness.server.site import Site, Viewer, missing, rows_of
-from leaderboard.service import Board, RulesView, hosted
-from leaderboard.service import Viewer as Asker
 
 
 def asker(viewer: Viewer) -> Asker:
