@@ -244,8 +244,8 @@ class RemoteBoard:
         )
 
     def standings(self, *, private: bool = False, all_preparations: bool = False) -> Standings:
-        if all_preparations:
-            raise HarnessError("--all-preparations reads a local store only")
+        """The hosted board (the server ranks its current preparation: ``all_preparations``
+        is a local store's view only, and is ignored here as before)."""
         return Standings.from_dict(self.client.leaderboard(self.id, private=private))
 
     def submissions(self, participant: str | None = None) -> Submissions:
