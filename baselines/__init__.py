@@ -38,8 +38,7 @@ from harness.errors import HarnessError, did_you_mean
 if TYPE_CHECKING:
     import numpy as np
     import optuna
-
-    from baselines.data import Data
+    from harness.baselines.data import Data
 
 #: ``space(trial) -> params``: a define-by-run search space; ``optuna.trial.FixedTrial(
 #: defaults)`` replays the defaults through the same function.
@@ -132,7 +131,7 @@ def declare(
 ) -> Baseline:
     """A :class:`Baseline` declared in ``module`` (``baselines.<kind>.<file>``): its kind and
     tasks are the folder's, its source the module's file."""
-    kind = module.split(".")[1]
+    kind = module.removeprefix(__name__ + ".").split(".")[0]
     declared_in = sys.modules[module]
     return Baseline(
         name=name,

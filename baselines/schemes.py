@@ -27,10 +27,18 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from harness.baselines import Baseline
+from harness.baselines.cpu import CpuShare, limit_threads
+from harness.baselines.data import (
+    Data,
+    from_proba,
+    is_classification,
+    predict,
+    split_rows,
+    take,
+    truth,
+)
 
-from baselines import Baseline
-from baselines.cpu import CpuShare, limit_threads
-from baselines.data import Data, from_proba, is_classification, predict, split_rows, take, truth
 from harness.competition import Competition
 
 if TYPE_CHECKING:
@@ -104,7 +112,7 @@ class Scheme(abc.ABC):
 
     def choose(self, study: optuna.Study) -> optuna.trial.FrozenTrial | None:
         """The trial whose model is submitted: by default the best COMPLETE one."""
-        from baselines.tracking import best_trial
+        from harness.baselines.tracking import best_trial
 
         return best_trial(study)
 

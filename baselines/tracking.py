@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.board.runs import StudyRuns
+from harness.board.schema import MODEL_TAG, PRUNED_AT_TAG, STATE_TAG, STUDY_TAG, TRIAL_TAG
+
 from harness.competition import Competition
-from leaderboard.runs import StudyRuns
 
 if TYPE_CHECKING:
     import optuna
-
-    from baselines import Baseline
+    from harness.baselines import Baseline
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def start(
     return runs.start(
         comp,
         name=f"study {name}",
-        tags={"harness.study": name, "harness.model": baseline.name},
+        tags={STUDY_TAG: name, MODEL_TAG: baseline.name},
         params={"model": baseline.name, **params},
     )
 
@@ -132,13 +133,13 @@ class TrialTracker:
         complete = state is optuna.trial.TrialState.COMPLETE
         pruned = state is optuna.trial.TrialState.PRUNED
         metrics = {"duration_s": trial.duration.total_seconds() if trial.duration else 0.0}
-        tags = {"harness.trial": str(trial.number), "harness.state": state.name}
+        tags = {TRIAL_TAG: str(trial.number), STATE_TAG: state.name}
         if complete and trial.value is not None:
             metrics["cv_score"] = trial.value
             metrics["cv_std"] = trial.user_attrs.get("cv_std", 0.0)
         pruned_at = self._pruned_at(trial) if pruned else None
         if pruned_at is not None:
-            tags["harness.pruned_at"] = pruned_at
+            tags[PRUNED_AT_TAG] = pruned_at
             if trial.value is not None:  # the mean of the folds (or the epoch) it ran
                 metrics["pruned_score"] = trial.value
         if "train_seconds" in trial.user_attrs:

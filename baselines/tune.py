@@ -22,21 +22,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from harness.baselines import Baseline, get_baseline, load_data
+from harness.baselines import tracking as track
+from harness.baselines.cpu import CpuShare
+from harness.baselines.data import Data
+from harness.baselines.schemes import FOLDS, KFold, Scheme, scheme
+from harness.baselines.tracking import Progress
 
-from baselines import Baseline, get_baseline, load_data
-from baselines import tracking as track
-from baselines.cpu import CpuShare
-from baselines.data import Data
-from baselines.schemes import FOLDS, KFold, Scheme, scheme
-from baselines.tracking import Progress
 from harness.competition import Competition
 from harness.errors import HarnessError, Interrupted
 from harness.settings import Settings
 
 if TYPE_CHECKING:
     import optuna
-
-    from leaderboard.submit import SubmissionResult
+    from harness.board.submit import SubmissionResult
 
 __all__ = ["FOLDS", "Progress", "TuneResult", "study_storage", "tune"]
 
@@ -91,7 +90,7 @@ def tune(
     before every trial, see :mod:`baselines.cpu`). ``overrides`` pin hyperparameters
     (``{"epochs": 5}``) in every trial; ``options`` are run settings the baseline declares
     (``device``, ``checkpoint``, ``image_size``…)."""
-    from leaderboard.runs import StudyRuns
+    from harness.board.runs import StudyRuns
 
     baseline, overrides, options, data, scorer = _scorer(
         comp,
@@ -303,8 +302,7 @@ def _optimize_in_processes(
     import queue
 
     import optuna
-
-    from baselines.workers import counted, optimize_claimed
+    from harness.baselines.workers import counted, optimize_claimed
 
     waiting = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)))
     total = None if trials is None else counted(study) - waiting + trials
@@ -406,10 +404,10 @@ def _worker(
     signal.signal(signal.SIGTERM, fail_this_trial)
     try:
         import optuna
+        from harness.baselines.workers import optimize_claimed
+        from harness.board.runs import StudyRuns
 
-        from baselines.workers import optimize_claimed
         from harness.registry import get_competition
-        from leaderboard.runs import StudyRuns
 
         optuna.logging.set_verbosity(optuna.logging.ERROR)
         settings: Settings = spec["settings"]
@@ -469,8 +467,7 @@ def _optimize(
     storage: str | None = None,
 ) -> None:
     import optuna
-
-    from baselines.workers import is_shared, optimize_shared
+    from harness.baselines.workers import is_shared, optimize_shared
 
     if trials is not None and is_shared(storage):  # --trials is the shared study's total
         assert storage is not None
@@ -504,8 +501,7 @@ def study_storage(settings: Settings, comp: Competition, storage: str | None) ->
     """Any Optuna storage URL; by default an append-only journal file in HARNESS_HOME, which
     several processes on one machine can share (SQLite is for one machine too, and slower)."""
     import optuna
-
-    from baselines.workers import is_shared, rdb_storage
+    from harness.baselines.workers import is_shared, rdb_storage
 
     if storage and is_shared(storage):  # workers starting at once must not race the schema
         return rdb_storage(storage)
@@ -520,7 +516,7 @@ def study_storage(settings: Settings, comp: Competition, storage: str | None) ->
 
 def journal_path(settings: Settings, competition: str) -> Path:
     """The default study storage's file: one journal per competition in HARNESS_HOME."""
-    return settings.home / "optuna" / f"{competition}.journal"
+    return settings.optuna_journal(competition)
 
 
 def _interrupted(study: optuna.Study, done: int, *, resumable: bool) -> str:
@@ -553,8 +549,7 @@ def _submit(
     """The winner's test predictions as ``baseline/<model>``'s submission (a fixed run of the
     defaults) or ``baseline/<model>@<study>``'s (a study's pick), CV score beside."""
     import pandas as pd
-
-    from leaderboard.submit import submit
+    from harness.board.submit import submit
 
     predictions = scorer.test_predictions(best)
     if data.labels is not None:

@@ -32,7 +32,7 @@ def rdb_storage(url: str) -> Any:
     "type studydirection already exists")."""
     import optuna
 
-    from leaderboard.store import advisory_lock
+    from harness.files import advisory_lock
 
     with advisory_lock(url, "optuna-schema"):
         return optuna.storages.RDBStorage(url)
@@ -50,7 +50,7 @@ def optimize_shared(
 ) -> int:
     """Run trials until the study holds ``trials`` counted ones (or ``timeout`` passes);
     return how many this worker ran."""
-    from leaderboard.store import advisory_lock
+    from harness.files import advisory_lock
 
     return optimize_claimed(
         study,

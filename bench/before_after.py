@@ -32,8 +32,8 @@ from _common import HARNESS, ROOT, child_env, machine, output
 OVERHEAD = """
 import dataclasses, sys, time
 import harness
-import baselines
-from baselines.tabular import is_classification
+from harness import baselines
+from harness.baselines.tabular import is_classification
 
 def build(params, comp, columns, seed):
     from sklearn.dummy import DummyClassifier, DummyRegressor

@@ -69,7 +69,7 @@ def sentiment_values(entries: int, rows: int = 12_500) -> np.ndarray:
 
 
 def measure(values: np.ndarray, private_rows: int, reduce: object, runs: int) -> dict[str, str]:
-    from leaderboard import stats
+    from harness.board import stats
 
     n, entries = values.shape
     seed = 12345

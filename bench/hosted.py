@@ -266,9 +266,9 @@ def part2(tmp: Path, files: list[Path], args: Any, report: Any) -> None:
 def part3(tmp: Path, files: list[Path], args: Any, report: Any) -> None:
     # 3. the board over HTTP at 10 and 10,000
     import numpy as np
+    from harness.board import Leaderboard
 
     from harness.server.participants import Participants
-    from leaderboard import Leaderboard
     from tests import servers
 
     lb_home = tmp / "lb-home"

@@ -52,7 +52,7 @@ SLACK_S = 2.5  # > leaderboard.index's 2 s local slack
 
 def standings(board: Any, comp: Any) -> Any:
     """The public board as `harness leaderboard` reads it (intervals, classes, forecast)."""
-    from leaderboard.board import standings as read
+    from harness.board.board import standings as read
 
     return read(board, comp)
 
@@ -92,8 +92,7 @@ def main() -> None:
 def measure(home: Path, sizes: list[int], args: argparse.Namespace, report: c.Report) -> None:
     import numpy as np
     import pandas as pd
-
-    from leaderboard import Leaderboard
+    from harness.board import Leaderboard
 
     comp, settings, env = c.titanic_store(home)
     rng = np.random.default_rng(args.seed)

@@ -53,8 +53,8 @@ def raw_train(competition: str) -> Any:
 
 
 def scheme_for(baseline: Any, comp: Any, data: Any, seed: int) -> Any:
-    from baselines.cpu import CpuShare
-    from baselines.schemes import scheme
+    from harness.baselines.cpu import CpuShare
+    from harness.baselines.schemes import scheme
 
     settings: dict[str, Any] = {
         "seed": seed,
@@ -69,7 +69,7 @@ def scheme_for(baseline: Any, comp: Any, data: Any, seed: int) -> Any:
 
 
 def scheme_class() -> Any:
-    from baselines.schemes import KFold
+    from harness.baselines.schemes import KFold
 
     return KFold.__init__
 
@@ -99,10 +99,10 @@ def nested(
 ) -> dict:
     """Outer-fold scores of ``model`` (tuned when ``trials`` > 1) on Kaggle's labelled train,
     and (``inner``, always when tuned) the CV on each outer-train that the pick was made on."""
+    from harness.baselines import get_baseline, load_data
+    from harness.baselines.data import predict
     from sklearn.model_selection import KFold, StratifiedKFold
 
-    from baselines import get_baseline, load_data
-    from baselines.data import predict
     from harness.data.loading import Tables
 
     baseline = get_baseline(comp, model)
@@ -192,9 +192,9 @@ def main() -> None:
     NO_CHECK = args.no_check
 
     from _common import Report, machine, revision
+    from harness.baselines import baselines
 
     import harness
-    from baselines import baselines
 
     report = Report("Nested CV: does each tabular baseline hold up? (`bench/nested_cv.py`)")
     known = {name for _, name in baselines()}

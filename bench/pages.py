@@ -73,12 +73,12 @@ def measure(home: Path, sizes: list[int], args: argparse.Namespace, report: c.Re
     import numpy as np
     import pandas as pd
     from fastapi.testclient import TestClient
+    from harness.board import Leaderboard
+    from harness.board.board import standings
 
     import harness
     from harness.server.app import create_app
     from harness.server.pages import ANONYMOUS, Links, board_context
-    from leaderboard import Leaderboard
-    from leaderboard.board import standings
 
     comp, settings, env = c.titanic_store(home)
     public = harness.prepare("titanic", home=home).public

@@ -30,9 +30,8 @@ import numpy as np  # noqa: E402
 def fit_and_score(
     name: str, comp: Any, data: Any, truth: np.ndarray, params: dict[str, Any], **options: Any
 ) -> tuple[str, str, str, str, str]:
+    from harness.baselines import get_baseline
     from sklearn.metrics import accuracy_score, roc_auc_score
-
-    from baselines import get_baseline
 
     baseline = get_baseline(comp, name)
     model = baseline.build({**baseline.defaults, **params}, comp, data.columns, 0, **options)
@@ -65,9 +64,9 @@ def main() -> None:
     parts = args.parts.split(",")
 
     import pandas as pd
+    from harness.baselines.text import load_data
 
     import harness
-    from baselines.text import load_data
     from harness.registry import get_competition
 
     report = Report("Sentiment baselines")

@@ -16,9 +16,8 @@ from pathlib import Path
 
 def main() -> None:
     import torch
+    from harness.baselines.text.transformer import minilm_path
     from transformers import AutoModel, AutoTokenizer
-
-    from baselines.text.transformer import minilm_path
 
     out = Path(sys.argv[1] if len(sys.argv) > 1 else ".gpu-data/minilm")
     source = minilm_path()

@@ -73,7 +73,7 @@ aligned = validate(comp, settings, path)
 mark("validate (first pandas import, sha256, read CSVs)")
 scores = score(comp, settings, aligned)
 mark("score")
-from leaderboard import Leaderboard
+from harness.board import Leaderboard
 board = Leaderboard(settings)
 import mlflow.entities
 mark("import mlflow (+ mlflow.entities)")
@@ -83,7 +83,7 @@ entry = board.record(comp, participant="phases", kind="submission", message="pha
                      public_score=scores.public, private_score=scores.private, file=path,
                      extra=scores.extra)
 mark("record (create_run, log_batch, log_artifact, set_terminated)")
-from leaderboard.board import standings
+from harness.board.board import standings
 table = standings(board, comp, stats=False)
 mark("standings (index sync + ranking)")
 print(json.dumps(out))

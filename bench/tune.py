@@ -26,8 +26,8 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 
 def null_baseline() -> Any:
-    from baselines import baselines
-    from baselines.tabular import is_classification
+    from harness.baselines import baselines
+    from harness.baselines.tabular import is_classification
 
     def build(params: dict[str, Any], comp: Any, columns: Any, seed: int) -> Any:
         from sklearn.dummy import DummyClassifier, DummyRegressor
@@ -49,8 +49,8 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    import baselines
     import harness
+    from harness import baselines
 
     console = Console(width=160)
     table = Table(

@@ -57,10 +57,9 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=240.0)
     args = parser.parse_args()
 
+    from harness.baselines.cpu import cores
     from rich.console import Console
     from rich.table import Table
-
-    from baselines.cpu import cores
 
     console = Console(width=140)
     table = Table(

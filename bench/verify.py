@@ -63,9 +63,9 @@ def main() -> None:
 
 def measure(home: Path, sizes: list[int], args: argparse.Namespace, report: c.Report) -> None:
     import numpy as np
+    from harness.board import Leaderboard
 
     import harness
-    from leaderboard import Leaderboard
 
     comp, settings, env = c.titanic_store(home)
     harness.prepare("titanic", home=home)
@@ -104,10 +104,10 @@ def grow(
 ) -> str:
     """Record real, scored submissions until the store holds ``size``."""
     import pandas as pd
+    from harness.board import Leaderboard
 
     from harness.data.scoring import score
     from harness.data.validation import validate
-    from leaderboard import Leaderboard
 
     todo = size - have
     if todo <= 0:

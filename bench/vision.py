@@ -95,8 +95,9 @@ def run_once(
 
 
 def load(comp_id: str, home: Path, size: int | None = None) -> tuple[Any, Any]:
+    from harness.baselines.vision import load_data
+
     import harness
-    from baselines.vision import load_data
     from harness.registry import get_competition
 
     comp = get_competition(comp_id)
@@ -104,8 +105,8 @@ def load(comp_id: str, home: Path, size: int | None = None) -> tuple[Any, Any]:
 
 
 def cifar(report: Report, home: Path, args: argparse.Namespace, model_name: str) -> None:
-    from baselines import get_baseline
-    from baselines.vision.engine import on_device
+    from harness.baselines import get_baseline
+    from harness.baselines.vision.engine import on_device
 
     comp, data = load("cifar10", home)
     baseline = get_baseline(comp, model_name)
@@ -154,10 +155,9 @@ def cifar(report: Report, home: Path, args: argparse.Namespace, model_name: str)
 
 def profile(report: Report, home: Path, args: argparse.Namespace) -> None:
     """Where one AirNet run's time goes: torch.profiler's top operators by device time."""
+    from harness.baselines import get_baseline
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as profiler
-
-    from baselines import get_baseline
 
     comp, data = load("cifar10", home)
     baseline = get_baseline(comp, "airnet")
@@ -178,9 +178,8 @@ def profile(report: Report, home: Path, args: argparse.Namespace) -> None:
 
 
 def dogs(report: Report, home: Path, args: argparse.Namespace) -> None:
+    from harness.baselines import get_baseline
     from sklearn.metrics import log_loss
-
-    from baselines import get_baseline
 
     size = 32 if args.tiny else 128
     comp, data = load("dogs-vs-cats", home, size)
@@ -266,9 +265,9 @@ def main() -> None:
     import harness
 
     if args.tiny:  # a tiny AirNet, so the script can be checked on a CPU in a minute or two
-        import baselines.vision.airnet
+        from harness.baselines.vision import airnet
 
-        baselines.vision.airnet.WIDTHS = (8, 16, 16)
+        airnet.WIDTHS = (8, 16, 16)
     report = Report("Vision baselines")
     report.note(f"machine: {machine()}")
     if args.device == "cuda":

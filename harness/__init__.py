@@ -25,8 +25,8 @@ from harness.errors import HarnessError, InvalidSubmission, LimitReached, RuleBr
 
 
 def __getattr__(name: str) -> object:
-    if name == "SubmissionResult":  # what `harness.submit` returns (leaderboard.submit)
-        from leaderboard.submit import SubmissionResult
+    if name == "SubmissionResult":  # what `harness.submit` returns (leaderboard.service)
+        from harness.board.service import SubmissionResult
 
         return SubmissionResult
     raise AttributeError(f"module 'harness' has no attribute {name!r}")

@@ -10,16 +10,15 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.board.schema import KEEP
 from harness.settings import Settings
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from harness.board.service import SubmissionResult
     from harness.data.preparation import Preparation
     from harness.data.validation import Aligned
-    from leaderboard.submit import SubmissionResult
-
-Predictions = "str | os.PathLike[str] | pd.DataFrame"
 
 
 def default_participant() -> str:
@@ -121,6 +120,26 @@ def validate(
     return validate_predictions(get_competition(competition), Settings.resolve(home), predictions)
 
 
+def board(
+    competition: str,
+    *,
+    home: str | os.PathLike[str] | None = None,
+    tracking_uri: str | None = None,
+    server: str | None = None,
+    token: str | None = None,
+) -> Any:
+    """The competition's board service: the local store's (:class:`leaderboard.service.
+    Board`), or with ``server`` a hosted competition's (:class:`harness.client.RemoteBoard`,
+    as ``token``, default ``HARNESS_TOKEN``). The one place this API chooses between them."""
+    if server:
+        from harness.client import Client
+
+        return Client(server, token).board(competition)
+    from harness.board.service import Board
+
+    return Board(competition, Settings.resolve(home, tracking_uri))
+
+
 def submit(
     competition: str,
     predictions: Any,
@@ -149,18 +168,14 @@ def submit(
     ``artifacts`` are logged on the run too (baselines log their CV score and config there).
 
     ``server`` submits to a hosted competition instead, as ``token`` (default
-    ``HARNESS_TOKEN``): the same result, scored by the host.
+    ``HARNESS_TOKEN``): the same result, scored by the host; so does ``HARNESS_SERVER`` for a
+    participant's own submission (no ``participant`` given).
     """
-    if server or (
-        os.environ.get("HARNESS_SERVER") and participant is None and kind == "submission"
-    ):
-        return _remote_submit(competition, predictions, message, cv, server, token)
-    from harness.registry import get_competition
-    from leaderboard.submit import submit
-
-    return submit(
-        get_competition(competition),
-        Settings.resolve(home, tracking_uri),
+    mine = participant is None and kind == "submission"
+    hosted = server or (os.environ.get("HARNESS_SERVER") if mine else None)
+    return board(
+        competition, home=home, tracking_uri=tracking_uri, server=hosted, token=token
+    ).submit(
         predictions,
         participant=default_participant() if participant is None else participant,
         message=message,
@@ -171,44 +186,6 @@ def submit(
         artifacts=artifacts,
         cv=cv,
     )
-
-
-def _remote_submit(
-    competition: str,
-    predictions: Any,
-    message: str,
-    cv: float | None,
-    server: str | None,
-    token: str | None,
-) -> SubmissionResult:
-    import tempfile
-
-    from harness.client import Client
-    from leaderboard.submit import SubmissionResult
-
-    client = Client(server, token)
-    if isinstance(predictions, str | os.PathLike):
-        got = client.submit(competition, Path(predictions), message=message, cv=cv)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "submission.csv"
-            predictions.to_csv(path, index=False)
-            got = client.submit(competition, path, message=message, cv=cv)
-    return SubmissionResult.from_dict(got)
-
-
-def _frame(got: Mapping[str, Any]) -> pd.DataFrame:
-    """A server's table (columns and JSON records) as the DataFrame the local call returns."""
-    import pandas as pd
-
-    frame = pd.DataFrame(got["rows"], columns=got["columns"])
-    for column in ("submitted_at", "last"):
-        if column in frame:
-            frame[column] = pd.to_datetime(frame[column], utc=True)
-    frame.attrs["note"] = got.get("note", "")
-    if got.get("shakeup"):
-        frame.attrs["shakeup"] = got["shakeup"]
-    return frame
 
 
 def leaderboard(
@@ -232,21 +209,8 @@ def leaderboard(
     Only entries scored on the current preparation are ranked (``.attrs["note"]`` says how many
     others there are); ``all_preparations`` ranks every entry, with a ``preparation`` column.
     ``server``/``token``: a hosted competition's board."""
-    if server:
-        from harness.client import Client
-
-        return _frame(Client(server, token).leaderboard(competition, private=private))
-    from harness.registry import get_competition
-    from leaderboard import Leaderboard
-    from leaderboard.board import standings
-
-    comp = get_competition(competition)
-    return standings(
-        Leaderboard(Settings.resolve(home, tracking_uri)),
-        comp,
-        private=private,
-        all_preparations=all_preparations,
-    )
+    hall = board(competition, home=home, tracking_uri=tracking_uri, server=server, token=token)
+    return hall.standings(private=private, all_preparations=all_preparations).frame
 
 
 def submissions(
@@ -262,23 +226,15 @@ def submissions(
     (complete, late or Error, with ``error``), public score (after the end, private too),
     ``selected`` ("yes", or "auto" where Kaggle's rule picks for you) and ``run_id``.
     ``server``/``token``: your submissions to a hosted competition."""
-    if server:
-        from harness.client import Client
-
-        return _frame(Client(server, token).submissions(competition))
-    from harness.registry import get_competition
-    from leaderboard import Leaderboard
-    from leaderboard.board import submissions
-
-    comp = get_competition(competition)
-    return submissions(Leaderboard(Settings.resolve(home, tracking_uri)), comp, participant)
+    hall = board(competition, home=home, tracking_uri=tracking_uri, server=server, token=token)
+    return hall.submissions(participant).frame
 
 
 def rules(
     competition: str,
     *,
-    daily_limit: Any = "keep",
-    deadline: Any = "keep",
+    daily_limit: Any = KEEP,
+    deadline: Any = KEEP,
     selections: int | None = None,
     ladder: bool | None = None,
     home: str | os.PathLike[str] | None = None,
@@ -287,22 +243,11 @@ def rules(
     """The competition's rules (:class:`leaderboard.rules.Rules`), after changing those given:
     ``daily_limit`` (an int, or None for no limit), ``deadline`` (a datetime or ISO text such
     as ``"2027-01-31T23:59Z"``, or None), ``selections``, ``ladder``."""
-    from harness.registry import get_competition
-    from leaderboard import Leaderboard
-    from leaderboard.referee import set_rules
-
-    comp = get_competition(competition)
-    board = Leaderboard(Settings.resolve(home, tracking_uri))
-    if (daily_limit, deadline, selections, ladder) == ("keep", "keep", None, None):
-        return board.rules(comp)
-    return set_rules(
-        board,
-        comp,
-        daily_limit=daily_limit,
-        deadline=deadline,
-        selections=selections,
-        ladder=ladder,
+    hall = board(competition, home=home, tracking_uri=tracking_uri)
+    got = hall.set_rules(
+        daily_limit=daily_limit, deadline=deadline, selections=selections, ladder=ladder
     )
+    return got.rules
 
 
 def select(
@@ -318,21 +263,9 @@ def select(
 ) -> dict[str, Any]:
     """Select one of your submissions (its id, or 6+ leading hex digits) as a final one, or
     unselect it; returns ``{"run_id", "selected", "selections", "allowed"}``."""
-    if server:
-        from harness.client import Client
-
-        return Client(server, token).select(competition, submission, selected=not unselect)
-    from harness.registry import get_competition
-    from leaderboard import Leaderboard
-    from leaderboard.referee import select as choose
-
-    return choose(
-        Leaderboard(Settings.resolve(home, tracking_uri)),
-        get_competition(competition),
-        default_participant() if participant is None else participant,
-        submission,
-        selected=not unselect,
-    )
+    hall = board(competition, home=home, tracking_uri=tracking_uri, server=server, token=token)
+    who = default_participant() if participant is None else participant
+    return hall.select(submission, participant=who, selected=not unselect).as_dict()
 
 
 def reveal(
@@ -343,11 +276,8 @@ def reveal(
 ) -> dict[str, Any]:
     """End the competition now and compute the private scores (the host, with the answers);
     returns ``{"ended_at", "graded", "rules"}``."""
-    from harness.registry import get_competition
-    from leaderboard import Leaderboard
-    from leaderboard.referee import reveal as end
-
-    return end(Leaderboard(Settings.resolve(home, tracking_uri)), get_competition(competition))
+    got = board(competition, home=home, tracking_uri=tracking_uri).reveal()
+    return {"ended_at": got.ended_at, "graded": got.graded, "rules": got.rules}
 
 
 def tune(
@@ -373,7 +303,7 @@ def tune(
 
     ``overrides`` pin hyperparameters (``{"epochs": 5}``); keyword ``options`` are run settings
     the baseline declares (``device="cuda"``, ``checkpoint=…``, ``image_size=128``)."""
-    from baselines.tune import tune as run
+    from harness.baselines.tune import tune as run
     from harness.registry import get_competition
 
     return run(
@@ -407,7 +337,7 @@ def baseline(
 ) -> Any:
     """Train a baseline with its defaults (CV scored too) and submit it as ``baseline/<model>``;
     ``overrides`` and ``options`` as for :func:`tune`."""
-    from baselines.tune import tune as run
+    from harness.baselines.tune import tune as run
     from harness.registry import get_competition
 
     return run(
@@ -438,9 +368,9 @@ def verify(
 
     ``raw`` re-derives the answers from that archive or folder (one competition only);
     ``sweep`` ends runs RUNNING for longer than ``grace_minutes`` where the store can."""
+    from harness.board.service import verify as check
     from harness.data.preparation import is_prepared
     from harness.registry import competitions, get_competition
-    from leaderboard.verify import verify as check
 
     settings = Settings.resolve(home, tracking_uri)
     if competition is None:

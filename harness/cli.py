@@ -6,6 +6,7 @@ Library errors (:class:`HarnessError`) become ``Error: …`` and exit 1; bad arg
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import sys
 from collections.abc import Callable
@@ -118,15 +119,29 @@ def _hosted_mode() -> bool:
     )
 
 
-def _no_as_when_hosted(server: str | None) -> None:
+def _board(
+    competition: str,
+    server: str | None,
+    token: str | None,
+    home: str | None,
+    tracking_uri: str | None,
+) -> Any:
+    """The competition's board service: a hosted one over HTTP (``--server``), else the local
+    store's. The one place the CLI chooses; ``--as`` is refused on a hosted competition (the
+    identity is the token)."""
+    import harness
+
+    if not server:
+        return harness.api.board(competition, home=home, tracking_uri=tracking_uri)
     ctx = click.get_current_context()
     if (
-        server
+        "participant" in ctx.params
         and ctx.get_parameter_source("participant") == click.core.ParameterSource.COMMANDLINE
     ):
         raise click.UsageError(
             "--as is refused on a hosted competition: your identity is your token (HARNESS_TOKEN)"
         )
+    return harness.api.board(competition, server=server, token=token)
 
 
 def participant_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -284,25 +299,12 @@ def submit(
     Example:
       harness submit titanic preds.csv -m "gbm, 5 features" --cv 0.83 --as alice
     """
-    if server:
-        from harness.client import Client
+    import harness
 
-        _no_as_when_hosted(server)
-        got = Client(server, token).submit(competition, file, message=message, cv=cv)
-    else:
-        import harness
-
-        result = harness.submit(
-            competition,
-            file,
-            message=message,
-            participant=participant,
-            cv=cv,
-            home=home,
-            tracking_uri=tracking_uri,
-        )
-        got = result.as_dict(_competition(competition))
-    _say_submitted(competition, got)
+    hall = _board(competition, server, token, home, tracking_uri)
+    who = harness.api.default_participant() if participant is None else participant
+    got = hall.submit(file, participant=who, message=message, cv=cv)
+    _say_submitted(competition, got.as_dict())
 
 
 def _say_submitted(competition: str, got: dict[str, Any]) -> None:
@@ -390,20 +392,12 @@ def submissions(
     Example:
       harness submissions titanic --as alice
     """
-    if server:
-        from harness.client import Client
-
-        _no_as_when_hosted(server)
-        got = Client(server, token).submissions(competition)
-        columns, rows, store = got["columns"], got["rows"], server
-    else:
-        import harness
-
-        frame = harness.submissions(competition, participant, home=home, tracking_uri=tracking_uri)
-        if fmt == "csv":
-            _print_frame(frame, fmt, title="")
-            return
-        columns, rows, store = list(frame.columns), _records(frame), _store(home, tracking_uri)
+    hall = _board(competition, server, token, home, tracking_uri)
+    got = hall.submissions(participant)
+    if fmt == "csv" and got.local is not None:
+        _print_frame(got.local, fmt, title="")
+        return
+    columns, rows, store = got.columns, got.rows, hall.where
     if fmt == "table":
         drop = {"run_id"} | ({"error"} if all(r["status"] != "Error" for r in rows) else set())
         columns = [c for c in columns if c not in drop]
@@ -446,36 +440,14 @@ def leaderboard(
     Example:
       harness leaderboard titanic --private --format csv
     """
-    view = "private" if private else "public"
-    if server:
-        from harness.client import Client
-
-        got = Client(server, token).leaderboard(competition, private=private)
-        title = f"{got['title']}: {view} leaderboard ({got['metric']}, {got['direction']})"
-        columns, rows, note, shakeup, store = (
-            got["columns"],
-            got["rows"],
-            got["note"],
-            got["shakeup"],
-            server,
-        )
-    else:
-        import harness
-
-        frame = harness.leaderboard(
-            competition,
-            private=private,
-            all_preparations=all_preparations,
-            home=home,
-            tracking_uri=tracking_uri,
-        )
-        comp = _competition(competition)
-        title = f"{comp.title}: {view} leaderboard ({comp.metric.name}, {comp.metric.direction})"
-        note, shakeup = frame.attrs.get("note", ""), frame.attrs.get("shakeup")
-        if fmt == "csv":
-            _print_frame(frame, fmt, title=title, note=note)
-            return
-        columns, rows, store = list(frame.columns), _records(frame), _store(home, tracking_uri)
+    hall = _board(competition, server, token, home, tracking_uri)
+    got = hall.standings(private=private, all_preparations=all_preparations)
+    title = f"{got.title}: {got.view} leaderboard ({got.metric}, {got.direction})"
+    note, shakeup = got.note, got.shakeup
+    if fmt == "csv" and got.local is not None:
+        _print_frame(got.local, fmt, title=title, note=note)
+        return
+    columns, rows, store = got.columns, got.rows, hall.where
     if fmt == "table" and "class" in columns:
         columns, rows = _compact_stats(columns, rows)
     _print_rows(columns, rows, fmt, title=title, store=store, note=note)
@@ -546,9 +518,9 @@ def rules(
       harness rules titanic --ladder
       harness rules titanic
     """
-    import harness
+    from harness.board.service import KEEP
 
-    limit: Any = "keep"
+    limit: Any = KEEP
     if daily_limit is not None:
         text = daily_limit.strip().lower()
         if text in ("none", "0", ""):
@@ -560,40 +532,17 @@ def rules(
                 f"'{printable(daily_limit)}' is not a whole number or none",
                 param_hint="--daily-limit",
             )
-    when: Any = "keep"
+    when: Any = KEEP
     if deadline is not None:
         when = None if deadline.strip().lower() in ("none", "") else deadline
-    if server:
-        from harness.client import Client
-
-        client = Client(server, token)
-        asked = {
-            k: v
-            for k, v in {
-                "daily_limit": limit,
-                "deadline": when,
-                "selections": selections,
-                "ladder": ladder,
-            }.items()
-            if v not in ("keep", None) or (k in ("daily_limit", "deadline") and v is None)
-        }
-        shown = client.set_rules(competition, **asked) if asked else client.rules(competition)
-        lines, facts = shown.pop("lines"), shown
-        _say_rules(lines, facts, fmt)
-        return
+    hall = _board(competition, server, token, home, tracking_uri)
     try:
-        got = harness.rules(
-            competition,
-            daily_limit=limit,
-            deadline=when,
-            selections=selections,
-            ladder=ladder,
-            home=home,
-            tracking_uri=tracking_uri,
+        got = hall.set_rules(
+            daily_limit=limit, deadline=when, selections=selections, ladder=ladder
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--deadline") from None
-    _say_rules(got.describe(competition), got.as_dict(), fmt)
+    _say_rules(got.lines, got.facts, fmt)
 
 
 def _say_rules(lines: list[str], facts: dict[str, Any], fmt: str) -> None:
@@ -634,27 +583,16 @@ def select(
     Example:
       harness select titanic 1a2b3c4d
     """
-    if server:
-        from harness.client import Client
+    import harness
 
-        _no_as_when_hosted(server)
-        got = Client(server, token).select(competition, submission, selected=not unselect)
-    else:
-        import harness
-
-        got = harness.select(
-            competition,
-            submission,
-            unselect=unselect,
-            participant=participant,
-            home=home,
-            tracking_uri=tracking_uri,
-        )
+    hall = _board(competition, server, token, home, tracking_uri)
+    who = harness.api.default_participant() if participant is None else participant
+    got = hall.select(submission, participant=who, selected=not unselect)
     done = "unselected" if unselect else "selected"
-    chosen = ", ".join(c[:8] for c in got["selections"]) or "none"
+    chosen = ", ".join(c[:8] for c in got.selections) or "none"
     click.echo(
-        f"{competition}: {got['run_id'][:8]} {done}. Final selections: {chosen} "
-        f"({len(got['selections'])} of {got['allowed']})."
+        f"{competition}: {got.run_id[:8]} {done}. Final selections: {chosen} "
+        f"({len(got.selections)} of {got.allowed})."
     )
 
 
@@ -680,19 +618,11 @@ def reveal(
     """
     if not yes and sys.stdin.isatty():
         click.confirm(f"End {competition} now and reveal the private board?", abort=True)
-    if server:  # a host token
-        from harness.client import Client
-
-        got = Client(server, token).reveal(competition)
-        ended = got["ended_at"][:16].replace("T", " ")
-    else:
-        import harness
-
-        got = harness.reveal(competition, home=home, tracking_uri=tracking_uri)
-        ended = f"{got['ended_at']:%Y-%m-%d %H:%M}"
+    got = _board(competition, server, token, home, tracking_uri).reveal()  # host token
+    ended = f"{got.ended_at.astimezone(dt.UTC):%Y-%m-%d %H:%M}"
     click.echo(
-        f"{competition} ended {ended} UTC; {got['graded']} private "
-        f"score{'' if got['graded'] == 1 else 's'} computed. "
+        f"{competition} ended {ended} UTC; {got.graded} private "
+        f"score{'' if got.graded == 1 else 's'} computed. "
         f"`harness leaderboard {competition} --private` shows the final standings."
     )
 
@@ -731,7 +661,7 @@ def verify(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     import harness
-    from leaderboard.verify import summary
+    from harness.board.service import verify_summary as summary
 
     if raw is not None and competition is None:
         raise click.UsageError("--raw needs a COMPETITION")
@@ -791,7 +721,7 @@ def ui(competition: str | None, port: int, home: str | None, tracking_uri: str |
     Example:
       harness ui titanic --port 5001
     """
-    from harness.errors import HarnessError
+    from harness.board.service import Board
     from harness.mlflow_ui import runs_page, serve
     from harness.settings import Settings
 
@@ -799,18 +729,7 @@ def ui(competition: str | None, port: int, home: str | None, tracking_uri: str |
     local = settings.tracking_uri.startswith("sqlite:")
     if local and not 1 <= port <= 65535:
         raise click.BadParameter("must be between 1 and 65535", param_hint="'--port'")
-    experiment = None
-    if competition is not None:
-        from harness.registry import get_competition
-        from leaderboard.store import Leaderboard
-
-        found = Leaderboard(settings).ui_experiment(get_competition(competition))
-        if found is None:
-            raise HarnessError(
-                f"{competition}: nothing recorded in {settings.tracking_uri} yet (no "
-                f"submission, no study): submit first, or run `harness ui` for every experiment"
-            )
-        experiment = found[0]
+    experiment = None if competition is None else Board(competition, settings).ui_experiment()
     if not local:
         url = runs_page(settings.tracking_uri, experiment)
         click.echo(f"The store is a tracking server: open {url} in a browser.")
@@ -850,11 +769,9 @@ def download(
     Example:
       harness download cifar10 && harness prepare cifar10
     """
-    if server:  # a hosted competition: its public files, checked against its manifest
-        from harness.client import Client
-
+    if server:  # another action: a hosted competition's public files, checked against its manifest
         folder = into or Path(competition)
-        got = Client(server, token).download(competition, folder)
+        got = _board(competition, server, token, None, None).download(folder)
         click.echo(
             f"{competition}: {len(got)} public files in {folder} (sha256 checked): "
             + ", ".join(p.name for p in got)
@@ -1134,7 +1051,7 @@ def baselines_command() -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from baselines import baselines, install_hint, kinds
+    from harness.baselines import baselines, install_hint, kinds
 
     defaults = {(kind.name, kind.default_baseline()) for kind in kinds().values()}
     table = Table("baseline", "kind", "tasks", "what", "default", "installed")
@@ -1312,22 +1229,6 @@ def _n(value: Any) -> str:
     return f"{int(value):,}"
 
 
-def _store(home: str | None, tracking_uri: str | None) -> str:
-    """Which store a command read, for a message that finds nothing there."""
-    from harness.settings import Settings
-
-    return Settings.resolve(home, tracking_uri).tracking_uri
-
-
-def _records(frame: Any) -> list[dict[str, Any]]:
-    """A frame as JSON records (times as ISO text): what a server sends, so a local and a
-    hosted command print from the same form."""
-    import json
-
-    text = frame.to_json(orient="records", date_format="iso", double_precision=15)
-    return list(json.loads(text))
-
-
 def _print_frame(
     frame: Any, fmt: str, *, title: str, store: str | None = None, note: str = ""
 ) -> None:
@@ -1337,7 +1238,9 @@ def _print_frame(
         if note:
             click.echo(f"note: {note}", err=True)
         return
-    _print_rows(list(frame.columns), _records(frame), fmt, title=title, store=store, note=note)
+    from harness.board.service import records
+
+    _print_rows(list(frame.columns), records(frame), fmt, title=title, store=store, note=note)
 
 
 def _print_rows(

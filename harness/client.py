@@ -20,6 +20,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from harness.board.service import (
+    KEEP,
+    Card,
+    PublicFile,
+    Revealed,
+    RulesView,
+    Selection,
+    Standings,
+    Submission,
+    SubmissionResult,
+    Submissions,
+)
 from harness.errors import HarnessError
 
 SERVER_ENV, TOKEN_ENV = "HARNESS_SERVER", "HARNESS_TOKEN"
@@ -88,6 +100,19 @@ class Client:
 
     def competitions(self) -> list[dict[str, Any]]:
         return list(self._request("GET", "/api/competitions"))
+
+    def competition(self, competition: str) -> dict[str, Any]:
+        return dict(self._request("GET", f"/api/competitions/{_q(competition)}"))
+
+    def files(self, competition: str) -> list[dict[str, Any]]:
+        return list(self._request("GET", f"/api/competitions/{_q(competition)}/files"))
+
+    def submission(self, competition: str, submission: str) -> dict[str, Any]:
+        path = f"/api/competitions/{_q(competition)}/submissions/{_q(submission)}"
+        return dict(self._request("GET", path))
+
+    def board(self, competition: str) -> RemoteBoard:
+        return RemoteBoard(competition, self)
 
     def rules(self, competition: str) -> dict[str, Any]:
         return dict(self._request("GET", f"/api/competitions/{_q(competition)}/rules"))
@@ -158,7 +183,7 @@ class Client:
     def download(self, competition: str, into: Path) -> list[Path]:
         """Fetch the competition's public files into ``into``, each checked against the
         sha256 the server's manifest gives; return their paths."""
-        listed = self._request("GET", f"/api/competitions/{_q(competition)}/files")
+        listed = self.files(competition)
         into.mkdir(parents=True, exist_ok=True)
         done = []
         for item in listed:
@@ -183,6 +208,108 @@ class Client:
             tmp.replace(target)
             done.append(target)
         return done
+
+
+class RemoteBoard:
+    """A hosted competition's board: :class:`leaderboard.service.Board`'s methods over HTTP,
+    answering with the same result types. The identity is the token: the server decides whose
+    submissions a call reads or selects."""
+
+    def __init__(self, competition: str, client: Client) -> None:
+        self.id = competition
+        self.client = client
+
+    @property
+    def where(self) -> str:
+        return self.client.server
+
+    def card(self) -> Card:
+        got = self.client.competition(self.id)
+        rules = dict(got.get("rules") or {})
+        return Card(
+            id=got["id"],
+            title=got["title"],
+            task=got["task"],
+            metric=got["metric"],
+            direction=got["direction"],
+            rules=rules,
+            phase=str(rules.get("phase", "")),
+            deadline=rules.get("deadline"),
+            time_left=got.get("time_left"),
+            clock=got.get("time_left"),
+            participants=got["participants"],
+            submissions=got["submissions"],
+            daily_limit=rules.get("daily_limit"),
+            you=got.get("you"),
+        )
+
+    def standings(self, *, private: bool = False, all_preparations: bool = False) -> Standings:
+        """The hosted board (the server ranks its current preparation: ``all_preparations``
+        is a local store's view only, and is ignored here as before)."""
+        return Standings.from_dict(self.client.leaderboard(self.id, private=private))
+
+    def submissions(self, participant: str | None = None) -> Submissions:
+        """Your submissions (the token's): ``participant`` is the local board's filter, and
+        a hosted board answers with the caller's own anyway."""
+        return Submissions.from_dict(self.client.submissions(self.id))
+
+    def submission(self, submission: str) -> Submission:
+        return Submission(self.client.submission(self.id, submission))
+
+    def rules(self) -> RulesView:
+        return RulesView.from_dict(self.id, self.client.rules(self.id))
+
+    def set_rules(
+        self,
+        *,
+        daily_limit: Any = KEEP,
+        deadline: Any = KEEP,
+        selections: int | None = None,
+        ladder: bool | None = None,
+    ) -> RulesView:
+        asked = {
+            k: v
+            for k, v in {
+                "daily_limit": daily_limit,
+                "deadline": deadline,
+                "selections": selections,
+                "ladder": ladder,
+            }.items()
+            if v not in (KEEP, None) or (k in ("daily_limit", "deadline") and v is None)
+        }
+        if not asked:
+            return self.rules()
+        return RulesView.from_dict(self.id, self.client.set_rules(self.id, **asked))
+
+    def submit(
+        self, predictions: Any, *, message: str = "", cv: float | None = None, **_: Any
+    ) -> SubmissionResult:
+        """Upload ``predictions`` (a file, or a DataFrame written to one) to be scored."""
+        if isinstance(predictions, str | os.PathLike):
+            got = self.client.submit(self.id, Path(predictions), message=message, cv=cv)
+        else:
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "submission.csv"
+                predictions.to_csv(path, index=False)
+                got = self.client.submit(self.id, path, message=message, cv=cv)
+        return SubmissionResult.from_dict(got)
+
+    def select(self, submission: str, *, selected: bool = True, **_: Any) -> Selection:
+        return Selection.from_dict(self.client.select(self.id, submission, selected=selected))
+
+    def reveal(self) -> Revealed:
+        return Revealed.from_dict(self.client.reveal(self.id))
+
+    def public_files(self) -> list[PublicFile]:
+        return [
+            PublicFile(str(f["name"]), str(f["sha256"]), f.get("size"))
+            for f in self.client.files(self.id)
+        ]
+
+    def download(self, into: Path) -> list[Path]:
+        return self.client.download(self.id, into)
 
 
 def _q(text: str) -> str:

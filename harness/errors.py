@@ -1,6 +1,8 @@
 """Errors a user can cause. The CLI prints them as ``Error: …`` and exits 1.
 
-Anything that is not a :class:`HarnessError` is a bug and keeps its traceback.
+Each class carries the HTTP status the server answers it with (``status``): the one map from
+errors to statuses, read by the server's one exception handler (JSON for the API, a page for
+the pages). Anything that is not a :class:`HarnessError` is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -12,8 +14,36 @@ from collections.abc import Iterable, Sequence
 class HarnessError(Exception):
     """A mistake in the user's input or environment, with a message that names it."""
 
+    status = 400  # what the server answers (a request it cannot take)
+
+
+class Unauthorized(HarnessError):
+    """No token, or an unknown or revoked one."""
+
+    status = 401
+
+
+class Forbidden(HarnessError):
+    """The caller may not do this (another's submissions, a host's action)."""
+
+    status = 403
+
+
+class NotFound(HarnessError):
+    """The request names nothing that is there (a file, a submission)."""
+
+    status = 404
+
+
+class TooLarge(HarnessError):
+    """An upload over the server's limit."""
+
+    status = 413
+
 
 class UnknownCompetition(HarnessError):
+    status = 404
+
     def __init__(self, name: str, known: Iterable[str]) -> None:
         self.name = name
         self.known = sorted(known)
@@ -21,6 +51,8 @@ class UnknownCompetition(HarnessError):
 
 
 class NotPrepared(HarnessError):
+    status = 404
+
     def __init__(self, competition: str, home: object = None) -> None:
         where = "" if home is None else f" in {home} (HARNESS_HOME)"
         super().__init__(
@@ -53,18 +85,33 @@ class InvalidName(HarnessError):
     """A participant name or a submission message that could break or spoof the board (too
     long, control characters, a character outside a name's alphabet). Nothing is recorded."""
 
+    status = 422
+
 
 class RuleBroken(HarnessError):
     """A competition rule refuses the request (the daily limit, the hidden private board, a
     selection over the allowance). The message states the rule and the values."""
 
+    status = 403
+
+
+class UnknownSubmission(RuleBroken):
+    """A submission id that names no submission of the competition, or several, or is not an
+    id at all."""
+
+    status = 404
+
 
 class LimitReached(RuleBroken):
     """The participant's daily submission limit is used up (HTTP 429 in hosted mode)."""
 
+    status = 429
+
 
 class InvalidSubmission(HarnessError):
     """A submission file breaks the competition's format. Lists every problem at once."""
+
+    status = 422
 
     def __init__(self, source: str, problems: Sequence[str]) -> None:
         self.source = source

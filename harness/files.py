@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -190,3 +190,39 @@ def die_with_parent(parent: int) -> None:
         return
     if os.getppid() != parent:
         os._exit(1)
+
+
+#: One SQLAlchemy engine per database URL in this process (its connection pool), shared by the
+#: advisory locks and the participants' table.
+_ENGINES: dict[str, Any] = {}
+
+
+def engine(database: str) -> Any:
+    """This process's engine for ``database`` (made on first use)."""
+    import sqlalchemy
+
+    found = _ENGINES.get(database)
+    if found is None:
+        found = _ENGINES[database] = sqlalchemy.create_engine(database, pool_pre_ping=True)
+    return found
+
+
+@contextlib.contextmanager
+def advisory_lock(database: str, name: str) -> Iterator[None]:
+    """A PostgreSQL session-level advisory lock on ``name``, held on its own connection."""
+    import sqlalchemy
+
+    from harness.errors import StoreError
+
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    try:
+        connection = engine(database).connect()
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise StoreError(f"the Harness database cannot be reached for its lock: {exc}") from exc
+    with connection:
+        connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        try:
+            yield
+        finally:
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            connection.commit()

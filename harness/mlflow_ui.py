@@ -26,7 +26,7 @@ kept in the browser's localStorage (`mlflow.workflowType`), else `genai`. (The e
 `mlflow.experimentKind` tag, which Harness sets, is what builds without that toggle read.) The
 runs table shows only Source, Models and Dataset besides the name until columns are chosen;
 `viewStateShareKey=harness` opens the view saved in the experiment's
-`mlflow.sharedViewState.harness` tag instead (leaderboard.schema.UI_TAGS: the public_score
+`mlflow.sharedViewState.harness` tag instead (harness.board.schema.UI_TAGS: the public_score
 column), under a line "You're viewing a shared view", which the user may exit or keep.
 """
 
@@ -37,9 +37,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from harness.board.schema import VIEW_KEY
 from harness.errors import HarnessError
 from harness.settings import Settings
-from leaderboard.schema import VIEW_KEY
 
 #: The Model-training view of MLflow's UI and Harness's saved view (see the module docstring).
 VIEW = f"workflowType=machine_learning&viewStateShareKey={VIEW_KEY}"
@@ -47,7 +47,7 @@ VIEW = f"workflowType=machine_learning&viewStateShareKey={VIEW_KEY}"
 
 def runs_page(base: str, experiment_id: str | None = None) -> str:
     """The UI's URL under ``base``: an experiment's runs table in the Model-training view, in
-    Harness's saved view (its experiment must have :data:`~leaderboard.schema.UI_TAGS`), or the
+    Harness's saved view (its experiment must have :data:`~harness.board.schema.UI_TAGS`), or the
     experiments list without one."""
     from urllib.parse import quote
 

@@ -29,7 +29,7 @@ _skipped: dict[str, str] = {}  # entry point -> why it was skipped, each reporte
 @functools.cache
 def competitions() -> dict[str, Competition]:
     """Every registered competition by id, in id order."""
-    import competitions as package
+    import harness.competitions as package
 
     found: dict[str, Competition] = {}
     for module in pkgutil.iter_modules(package.__path__):

@@ -68,6 +68,10 @@ class Settings:
     def raw_dir(self, competition: str) -> Path:
         return self.home / "raw" / competition
 
+    def optuna_journal(self, competition: str) -> Path:
+        """The default Optuna study storage: one journal file per competition."""
+        return self.home / "optuna" / f"{competition}.journal"
+
     @property
     def cache_dir(self) -> Path:
         return self.home / "cache"

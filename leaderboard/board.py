@@ -27,14 +27,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from harness.board.index import COMPLETE, ERROR, SELECTION, entries
+from harness.board.ranking import standings as rank
+from harness.board.rules import Rules, now_utc
+from harness.board.schema import PRIVATE_SCORE, PUBLIC_SCORE
+from harness.board.store import Leaderboard
 
 from harness.competition import Competition
 from harness.errors import RuleBroken
-from leaderboard.index import COMPLETE, ERROR, SELECTION, entries
-from leaderboard.ranking import standings as rank
-from leaderboard.rules import Rules, now_utc
-from leaderboard.schema import PRIVATE_SCORE, PUBLIC_SCORE
-from leaderboard.store import Leaderboard, adopt_untagged, current_preparation
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -172,10 +172,11 @@ def grade(snap: Snapshot) -> int:
     """Compute and record the private score of every entry that has none (the end of a
     competition that hid them), from its artifact; return how many. Only where the answers of
     the current preparation are (the host); elsewhere nothing."""
+    from harness.board.rows import RowStore
+
     from harness.data.preparation import reading
     from harness.data.scoring import score
     from harness.data.validation import validate
-    from leaderboard.rows import RowStore
 
     comp, settings = snap.comp, snap.board.settings
     todo = snap.entries()
@@ -215,7 +216,7 @@ def _values(
     snap: Snapshot, ranked: pd.DataFrame, run_ids: list[str], half: str
 ) -> np.ndarray | None:
     """The ``(rows, entries)`` per-row values of these entries, or None if any is missing."""
-    from leaderboard.rows import RowStore
+    from harness.board.rows import RowStore
 
     if snap.comp.metric.rows is None:
         return None
@@ -236,7 +237,7 @@ def _with_stats(
 ) -> tuple[pd.DataFrame, bool]:
     """The board with its statistics, and False where some entry's per-row values were
     missing (its statistics are then blank)."""
-    from leaderboard import stats
+    from harness.board import stats
 
     metric = snap.comp.metric
     ids = [str(r) for r in table["run_id"]]
@@ -280,7 +281,7 @@ def _forecast(
 ) -> tuple[np.ndarray, np.ndarray]:
     """P(rank holds) and the expected |rank change| of each public entry on an unseen test the
     size of the private half, by resampling the public rows only."""
-    from leaderboard import stats
+    from harness.board import stats
 
     total = int((snap.manifest or {}).get("rows", {}).get("test") or 0)
     size = total - values.shape[0] if total > values.shape[0] else values.shape[0]
@@ -298,7 +299,7 @@ def _order(table: pd.DataFrame, after: str) -> pd.DataFrame:
 
 
 def _with_medals(table: pd.DataFrame, comp: Competition) -> pd.DataFrame:
-    from leaderboard import stats
+    from harness.board import stats
 
     scored = table["score"].notna()
     medal, above = stats.medals(list(table.loc[scored, "score"]), comp.metric.greater_is_better)
@@ -308,6 +309,33 @@ def _with_medals(table: pd.DataFrame, comp: Competition) -> pd.DataFrame:
     out.loc[scored, "medal"] = medal
     out.loc[scored, "above_median"] = above
     return out
+
+
+def current_preparation(submissions: pd.DataFrame, manifest: Mapping[str, Any] | None) -> str:
+    """The digest of the competition's preparation here (``manifest``); where it is not
+    prepared (a reader of a team's tracking server), that of the latest entry."""
+    if manifest is not None:
+        from harness.data.preparation import digest_of
+
+        return digest_of(manifest)
+    if submissions.empty or "preparation" not in submissions:
+        return ""
+    return str(submissions["preparation"].iloc[-1])
+
+
+def adopt_untagged(
+    submissions: pd.DataFrame, manifest: Mapping[str, Any] | None, current: str
+) -> pd.DataFrame:
+    """Entries recorded before runs carried ``harness.preparation`` but after the current
+    preparation was made were scored on it: they count as current, so an upgrade does not
+    empty the board. Untagged entries older than the preparation stay unknown."""
+    if manifest is None or submissions.empty or "preparation" not in submissions:
+        return submissions
+    made = dt.datetime.fromisoformat(str(manifest["prepared_at"])).timestamp() * 1000
+    adopt = (submissions["preparation"] == "") & (submissions["submitted_at"] >= made)
+    if not adopt.any():
+        return submissions
+    return submissions.assign(preparation=submissions["preparation"].where(~adopt, current))
 
 
 # -- the submissions list ------------------------------------------------------------------------

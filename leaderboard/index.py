@@ -37,7 +37,49 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from leaderboard.schema import PRIVATE_SCORE, PUBLIC_SCORE, TAG
+from harness.board.schema import (
+    ARTIFACT_TAG,
+    COMPLETE,
+    ERROR,
+    ERROR_TAG,
+    FILE_TAG,
+    KIND_TAG,
+    LADDER_TAG,
+    LATE_TAG,
+    MESSAGE_TAG,
+    PARTICIPANT_TAG,
+    PREPARATION_TAG,
+    PRIVATE_SCORE,
+    PUBLIC_SCORE,
+    SELECTED_TAG,
+    SELECTION,
+    SELECTS_TAG,
+    SHA256_TAG,
+    STATUS_TAG,
+    SWEPT_TAG,
+)
+
+__all__ = [  # the schema's names, re-exported for the modules that read records
+    "ARTIFACT_TAG",
+    "COMPLETE",
+    "ERROR",
+    "ERROR_TAG",
+    "LADDER_TAG",
+    "LATE_TAG",
+    "PREPARATION_TAG",
+    "SELECTED_TAG",
+    "SELECTION",
+    "SELECTS_TAG",
+    "STATUS_TAG",
+    "SWEPT_TAG",
+    "RunIndex",
+    "entries",
+    "frame",
+    "is_entry",
+    "run_row",
+    "scan",
+    "search",
+]
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,8 +88,6 @@ if TYPE_CHECKING:
 
 SCHEMA = 3  # 2: rows keep the preparation; 3: errors, late entries, selections, ladder
 STALE_MS = 3_600_000  # a run RUNNING for an hour was killed: stop waiting for it, sweep it
-PREPARATION_TAG = f"{TAG}preparation"  # the sha256 of the answers an entry was scored on
-SWEPT_TAG = f"{TAG}swept"  # why a RUNNING submission run was marked FAILED
 PAGE = 5_000
 KEY_FILE = ".index-key"  # in HARNESS_HOME/private: signs the index files
 EVENTS = "index-events.jsonl"  # in the cache folder: index files found tampered with
@@ -120,7 +160,7 @@ class RunIndex:
         }
         # Only harness's own runs are kept: tuning trials and other runs in the experiment
         # never count, however many there are.
-        fresh = {rid: _row(r) for rid, r in fetched.items() if _is_entry(r)}
+        fresh = {rid: run_row(r) for rid, r in fetched.items() if is_entry(r)}
         changed = any(runs.get(rid) != row for rid, row in fresh.items())
         runs.update(fresh)
         latest = max((r.info.start_time for r in fetched.values()), default=None)
@@ -132,8 +172,8 @@ class RunIndex:
         for rid in revived:
             try:  # restored, or purged for good
                 restored = client.get_run(rid)
-                if _is_entry(restored):
-                    runs[rid] = _row(restored)
+                if is_entry(restored):
+                    runs[rid] = run_row(restored)
             except MlflowException:
                 runs.pop(rid, None)
             changed = True
@@ -161,7 +201,7 @@ class RunIndex:
                 sweep()
             for rid in stale:
                 try:
-                    runs[rid] = _row(client.get_run(rid))
+                    runs[rid] = run_row(client.get_run(rid))
                 except MlflowException:
                     runs.pop(rid, None)
                     running.discard(rid)
@@ -198,18 +238,49 @@ class RunIndex:
             self.state = (str(self.path), after, self.generation)
         return out
 
-    def _load(self) -> dict[str, Any]:
-        state, distrust = read_state(self.path, self.key_file)
-        if distrust is not None:  # not what this home's index wrote: rebuild from MLflow
-            note_distrust(self.path, distrust)
-            return {}
+    def cached(self) -> pd.DataFrame | None:
+        """The records frame from the index file alone, without MLflow: for a caller that knows
+        nothing changed in the store since the file was synced (:class:`Shortcut`). None when
+        the file cannot answer alone (missing, not signed by this home, another schema or
+        generation, or a run still RUNNING, whose end or sweep needs MLflow)."""
+        self.state = None
+        if self.experiment_id is None:
+            return frame([])
+        stamp = _stamp(self.path)
+        if stamp is None:
+            return None
+        memo = _MEMO.get(self.path)
+        if memo is None or memo.stamp != stamp:
+            state, distrust = read_state(self.path, self.key_file)
+            if distrust is not None or not self._same(state) or "runs" not in state:
+                return None  # the full read notes and rebuilds it
+            runs = state["runs"]
+            running = {rid for rid, row in runs.items() if row["status"] == "RUNNING"}
+            newest = max((row["start"] for row in runs.values()), default=None)
+            deleted = set(state.get("deleted", []))
+            out = frame(row for rid, row in runs.items() if rid not in deleted)
+            memo = _Memo(stamp, state, out.copy(deep=False), running, newest)
+            _MEMO[self.path] = memo
+        if memo.running or memo.state.get("generation", "") != self.generation:
+            return None
+        self.state = (str(self.path), memo.stamp, self.generation)
+        return memo.frame.copy(deep=False)
+
+    def _same(self, state: dict[str, Any]) -> bool:
         same = (
             state.get("schema"),
             state.get("uri"),
             state.get("experiment_id"),
             state.get("generation", ""),
         )
-        return state if same == (SCHEMA, self.uri, self.experiment_id, self.generation) else {}
+        return same == (SCHEMA, self.uri, self.experiment_id, self.generation)
+
+    def _load(self) -> dict[str, Any]:
+        state, distrust = read_state(self.path, self.key_file)
+        if distrust is not None:  # not what this home's index wrote: rebuild from MLflow
+            note_distrust(self.path, distrust)
+            return {}
+        return state if self._same(state) else {}
 
     def _save(self, state: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -243,13 +314,75 @@ def _stamp(path: Path) -> tuple[int, int, int] | None:
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
+class Shortcut:
+    """What lets a read of a local sqlite store skip MLflow: a signed note, per competition, of
+    the experiment (its id and tags: the rules) as a full read found it, and the database
+    files' stamps (mtime, size, inode of ``mlflow.db`` and its ``-wal`` and ``-journal``)
+    taken before that read. While the stamps are unchanged nothing was written since, by any
+    process, so the note and the index file answer alone; any write changes a stamp and the
+    next read is a full one again.
+
+    A stamp taken within :data:`RACY_S` of a write is not noted (as git treats a racily
+    clean index): a write in the same clock tick could leave the stamp unchanged."""
+
+    def __init__(self, cache_dir: Path, uri: str, competition: str) -> None:
+        key = hashlib.sha256(f"{uri}\n{competition}".encode()).hexdigest()[:20]
+        self.path = cache_dir / f"board-{key}.json"
+        self.key_file = cache_dir.parent / "private" / KEY_FILE
+        self.uri = uri
+        self.database = Path(uri.removeprefix("sqlite:///"))
+
+    def stamp(self) -> list[list[int] | None]:
+        """The database files' stamps now (None for a file that is not there)."""
+        out: list[list[int] | None] = []
+        for suffix in ("", "-wal", "-journal"):
+            found = _stamp(self.database.with_name(self.database.name + suffix))
+            out.append(None if found is None else list(found))
+        return out
+
+    def read(self) -> dict[str, Any] | None:
+        """The noted experiment (``{"experiment_id", "tags"}``) if nothing was written since
+        it was noted, else None."""
+        state, distrust = read_state(self.path, self.key_file)
+        if distrust is not None or not state or state.get("uri") != self.uri:
+            return None
+        if state.get("stamp") != self.stamp():
+            return None
+        return state
+
+    def write(
+        self, stamp: list[list[int] | None], experiment_id: str | None, tags: dict[str, str]
+    ) -> None:
+        """Note the experiment a full read found, with the stamps taken before that read."""
+        if stamp[0] is None:
+            return
+        now = time.time_ns()
+        if any(s is not None and now - s[0] < RACY_S * 1e9 for s in stamp):
+            return  # racily clean: let the next read be a full one
+        body = {
+            "schema": SCHEMA,
+            "uri": self.uri,
+            "stamp": stamp,
+            "experiment_id": experiment_id,
+            "tags": tags,
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+        text = signed(json.dumps(body, separators=(",", ":")), index_key(self.key_file))
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(self.path)
+
+
+RACY_S = 2.0  # a database written this recently may change again within the same stamp
+
+
 def scan(client: MlflowClient, experiment_id: str | None) -> pd.DataFrame:
     """The records frame read from MLflow in full (the index's reference)."""
     from mlflow.entities import ViewType
 
     if experiment_id is None:
         return frame([])
-    return frame(_row(r) for r in search(client, experiment_id, "", ViewType.ACTIVE_ONLY))
+    return frame(run_row(r) for r in search(client, experiment_id, "", ViewType.ACTIVE_ONLY))
 
 
 def search(client: MlflowClient, experiment_id: str, filter_string: str, view: int) -> list[Run]:
@@ -269,17 +402,6 @@ def search(client: MlflowClient, experiment_id: str, filter_string: str, view: i
             return runs
 
 
-#: What a records row says of its run: ``status`` is complete (a scored entry), error (an
-#: invalid file, recorded with its message) or selection (a final-selection event); ``late``
-#: entries came after the end.
-COMPLETE, ERROR, SELECTION = "complete", "error", "selection"
-STATUS_TAG = f"{TAG}status"  # "error" on an invalid submission's run
-ERROR_TAG = f"{TAG}error"  # the validator's message
-LATE_TAG = f"{TAG}late"  # "true": submitted after the end
-SELECTS_TAG = f"{TAG}selects"  # a selection event: the run id it selects or unselects
-SELECTED_TAG = f"{TAG}selected"  # "true" or "false"
-LADDER_TAG = f"{TAG}ladder"  # "accepted" or "held", in ladder mode
-ARTIFACT_TAG = f"{TAG}artifact"  # the artifact's name, where it is not the file's (uploads)
 TEXT_COLUMNS = ("file", "artifact", "sha256", "error", "selects", "ladder")
 
 
@@ -320,27 +442,27 @@ def _state(row: dict[str, Any]) -> str:
     return ERROR if row.get("state") == ERROR else COMPLETE
 
 
-def _is_entry(run: Run) -> bool:
-    return f"{TAG}kind" in run.data.tags
+def is_entry(run: Run) -> bool:
+    return KIND_TAG in run.data.tags
 
 
-def _row(run: Run) -> dict[str, Any]:
+def run_row(run: Run) -> dict[str, Any]:
     tags = run.data.tags
     return {
         "run_id": run.info.run_id,
         "start": run.info.start_time,
         "status": run.info.status,
-        "participant": tags.get(f"{TAG}participant"),
-        "kind": tags.get(f"{TAG}kind"),
-        "message": tags.get(f"{TAG}message", ""),
+        "participant": tags.get(PARTICIPANT_TAG),
+        "kind": tags.get(KIND_TAG),
+        "message": tags.get(MESSAGE_TAG, ""),
         "preparation": tags.get(PREPARATION_TAG, ""),
         "metrics": dict(run.data.metrics),
         "state": tags.get(STATUS_TAG, COMPLETE),
         "late": tags.get(LATE_TAG) == "true",
         "selected": None if SELECTED_TAG not in tags else tags[SELECTED_TAG] == "true",
-        "file": tags.get(f"{TAG}file", ""),
-        "artifact": tags.get(ARTIFACT_TAG) or tags.get(f"{TAG}file", ""),
-        "sha256": tags.get(f"{TAG}sha256", ""),
+        "file": tags.get(FILE_TAG, ""),
+        "artifact": tags.get(ARTIFACT_TAG) or tags.get(FILE_TAG, ""),
+        "sha256": tags.get(SHA256_TAG, ""),
         "error": tags.get(ERROR_TAG, ""),
         "selects": tags.get(SELECTS_TAG, ""),
         "ladder": tags.get(LADDER_TAG, ""),

@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
+from harness.board.schema import CV_SCORE, LADDER_SCORE
+
 if TYPE_CHECKING:
     import pandas as pd
 
 #: Logged by baselines: their cross-validated score, shown beside the leaderboard score so the
 #: gap between CV and leaderboard is in view.
-CV_SCORE = "cv_score"
 
 #: Columns of the submissions frame that ``standings`` and ``history`` take.
 COLUMNS = [
@@ -172,7 +173,6 @@ _INTERNAL = (
     "selects",
     "ladder",
 )
-LADDER_SCORE = "ladder_score"  # the score the ladder showed after a submission
 
 
 def _shown(submissions: pd.DataFrame, ladder: bool) -> pd.DataFrame:

@@ -8,14 +8,16 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from harness.competition import Competition
-from harness.errors import HarnessError, NotPrepared, RuleBroken, printable
-from leaderboard.board import Snapshot, grade
-from leaderboard.index import entries
-from leaderboard.rules import Rules, now_utc, stamp
-from leaderboard.store import Leaderboard
+from harness.board.board import Snapshot, grade
+from harness.board.index import entries
+from harness.board.rules import KEEP, Rules, now_utc, stamp
+from harness.board.schema import COMPLETE, SELECTION
+from harness.board.store import Leaderboard
 
-KEEP = "keep"
+from harness.competition import Competition
+from harness.errors import HarnessError, NotPrepared, RuleBroken, UnknownSubmission, printable
+
+__all__ = ["KEEP", "find", "reveal", "select", "set_rules"]
 
 
 def set_rules(
@@ -53,11 +55,11 @@ def select(
         end = rules.end
         assert end is not None
         raise RuleBroken(f"selections closed at the end of the competition ({stamp(end)})")
-    run = _find(snap, submission)
+    run = find(snap.records, submission, comp.id)
     shown = printable(submission, limit=40)
     if run["participant"] != participant:
         raise RuleBroken(f"submission {shown} is not yours ({printable(participant)})")
-    if run["status"] != "complete":
+    if run["status"] != COMPLETE:
         raise RuleBroken(f"submission {shown} is invalid (status Error): it cannot be selected")
     rid = str(run["run_id"])
 
@@ -82,19 +84,21 @@ def select(
     return {"run_id": rid, "selected": selected, "selections": chosen, "allowed": rules.selections}
 
 
-def _find(snap: Snapshot, submission: str) -> Any:
+def find(records: Any, submission: str, competition: str) -> Any:
+    """The record of the one submission (not a selection event) that ``submission`` names: its
+    run id or a unique prefix of 6 or more hex digits. Raises :class:`UnknownSubmission`."""
     text = submission.strip().lower()
-    records = snap.records[snap.records["status"] != "selection"]
+    records = records[records["status"] != SELECTION]
     if len(text) < 6 or not all(c in "0123456789abcdef" for c in text):
-        raise RuleBroken(
+        raise UnknownSubmission(
             f"'{printable(submission, limit=40)}' is not a submission id: give at least 6 hex "
             "digits of it, as `harness submissions` shows"
         )
     hits = records[records["run_id"].str.startswith(text)]
     if hits.empty:
-        raise RuleBroken(f"no submission {text} in {snap.comp.id}")
+        raise UnknownSubmission(f"no submission {text} in {competition}")
     if len(hits) > 1:
-        raise RuleBroken(f"{len(hits)} submissions start with {text}: give more digits")
+        raise UnknownSubmission(f"{len(hits)} submissions start with {text}: give more digits")
     return hits.iloc[0]
 
 

@@ -70,8 +70,7 @@ class RowStore:
         return out
 
     def _answers_here(self) -> bool:
-        from harness.data.preparation import manifest_or_none
-        from leaderboard.store import digest_of
+        from harness.data.preparation import digest_of, manifest_or_none
 
         manifest = manifest_or_none(self.comp, self.settings)
         return manifest is not None and digest_of(manifest) == self.preparation

@@ -17,12 +17,12 @@ import datetime as dt
 import time
 from collections.abc import Mapping
 
-from harness.errors import RuleBroken
-from leaderboard.schema import TAG
+from harness.board.schema import GRADED_TAG, KEEP, REVEALED_TAG, RULE
 
-RULE = f"{TAG}rules."  # experiment tags: harness.rules.daily_limit, … .deadline, …
-REVEALED_TAG = f"{TAG}revealed_at"  # ISO time the host ended the competition
-GRADED_TAG = f"{TAG}graded_at"  # ms: when private scores were last added to finished runs
+from harness.errors import RuleBroken
+
+__all__ = ["GRADED_TAG", "KEEP", "REVEALED_TAG", "RULE", "Rules"]
+
 DEFAULT_SELECTIONS = 2  # Kaggle's usual allowance of final submissions
 UTC = dt.UTC
 
@@ -64,6 +64,10 @@ class Rules:
         if self.ended(now):
             return "ended"
         return "running" if self.deadline is not None else "practice"
+
+    def left_today(self, used: int) -> int | None:
+        """Valid submissions left today (UTC) after ``used``; None where there is no limit."""
+        return None if self.daily_limit is None else max(self.daily_limit - used, 0)
 
     # -- messages --------------------------------------------------------------------------
 
@@ -148,19 +152,19 @@ class Rules:
     def changed(
         self,
         *,
-        daily_limit: int | str | None = "keep",
-        deadline: dt.datetime | str | None = "keep",
+        daily_limit: int | str | None = KEEP,
+        deadline: dt.datetime | str | None = KEEP,
         selections: int | None = None,
         ladder: bool | None = None,
     ) -> Rules:
-        """These rules with some changed ("keep" leaves one as it is; None clears a limit or a
-        deadline). Checks the values."""
+        """These rules with some changed (:data:`KEEP` leaves one as it is; None clears a limit
+        or a deadline). Checks the values."""
         out = self
-        if daily_limit != "keep":
+        if daily_limit != KEEP:
             if daily_limit is not None and (not isinstance(daily_limit, int) or daily_limit < 1):
                 raise RuleBroken(f"the daily limit must be a whole number ≥ 1, got {daily_limit}")
             out = dataclasses.replace(out, daily_limit=daily_limit)  # type: ignore[arg-type]
-        if deadline != "keep":
+        if deadline != KEEP:
             if isinstance(deadline, str):
                 deadline = parse_time(deadline)
             out = dataclasses.replace(out, deadline=deadline)
@@ -224,3 +228,10 @@ def limit_message(used: int, limit: int, now: dt.datetime) -> str:
         f"daily limit reached: {used} of {limit} used today (UTC), next at 00:00Z "
         f"({until(nxt, now)})"
     )
+
+
+def time_shown(rules: Rules, now: dt.datetime) -> str | None:
+    """What the pages show of the time: "ended …" after the end, else the time left."""
+    if rules.ended(now) and rules.end is not None:
+        return f"ended {stamp(rules.end)}"
+    return None if rules.deadline is None else until(rules.deadline, now)

@@ -19,57 +19,50 @@ import logging
 import os
 import time
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.competition import Competition
-from harness.errors import StoreError
-from harness.files import file_lock
-from harness.settings import Settings
-from leaderboard.index import (
+from harness.board.results import Entry
+from harness.board.schema import (
     ARTIFACT_TAG,
+    COMPETITION_TAG,
     ERROR,
     ERROR_TAG,
+    EXPERIMENT_PREFIX,
+    FILE_TAG,
+    GRADED_TAG,
+    KIND_TAG,
+    LADDER_SCORE,
+    LADDER_TAG,
     LATE_TAG,
+    MESSAGE_TAG,
+    NOTE_TAG,
+    PARTICIPANT_TAG,
     PREPARATION_TAG,
+    PRIVATE_SCORE,
+    PUBLIC_SCORE,
     SELECTED_TAG,
     SELECTION,
     SELECTS_TAG,
-    STALE_MS,
+    SHA256_TAG,
     STATUS_TAG,
     SWEPT_TAG,
+    UI_TAGS,
 )
-from leaderboard.schema import EXPERIMENT_PREFIX, PRIVATE_SCORE, PUBLIC_SCORE, TAG, UI_TAGS
+
+from harness.competition import Competition
+from harness.errors import StoreError
+from harness.files import advisory_lock, file_lock
+from harness.settings import Settings
 
 if TYPE_CHECKING:
     import pandas as pd
+    from harness.board.rules import Rules
     from mlflow import MlflowClient
-
-    from leaderboard.rules import Rules
 
 #: Called under the write lock just before a run is created: may refuse (raise) or return
 #: tags and metrics to add (the daily limit, the ladder's decision).
 UnderLock = Callable[["MlflowClient", str], tuple[dict[str, str], dict[str, float]]]
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One recorded submission."""
-
-    run_id: str
-    competition: str
-    participant: str
-    kind: str
-    message: str
-    submitted_at: int  # ms since the epoch (the MLflow run's start time)
-    public_score: float
-    private_score: float | None  # None: hidden until the competition ends
-    extra: dict[str, float] = field(default_factory=dict)
-    sha256: str = ""
-    preparation: str = ""  # the sha256 of the answers it was scored on ("" unknown)
-    late: bool = False  # submitted after the end: shown, never ranked
-    tags: dict[str, str] = field(default_factory=dict)  # what the rules added (ladder)
 
 
 class Store:
@@ -103,7 +96,7 @@ class Store:
                 self._client = MlflowClient(tracking_uri=self.uri)
         return self._client
 
-    def _experiment_id(self, comp: Competition, *, create: bool) -> str | None:
+    def experiment_id(self, comp: Competition, *, create: bool) -> str | None:
         found = self._experiment(comp, create=create)
         return None if found is None else str(found.experiment_id)
 
@@ -123,7 +116,7 @@ class Store:
             self.client.create_experiment(
                 name,
                 artifact_location=location,
-                tags={f"{TAG}competition": comp.id, **UI_TAGS},
+                tags={COMPETITION_TAG: comp.id, **UI_TAGS},
             )
         found = self.client.get_experiment_by_name(name)
         if found is None:
@@ -134,13 +127,13 @@ class Store:
     def _writing(self, comp: Competition) -> Iterator[tuple[MlflowClient, str]]:
         """The client and the competition's experiment (made if new), under the write lock."""
         client = self.client  # outside the lock: creating the client takes it too
-        with self._write_lock(), self._errors():
+        with self._write_lock(), self.errors():
             found = self._experiment(comp, create=True)
             self._add_ui_tags(found)
             yield client, str(found.experiment_id)
 
     def _add_ui_tags(self, experiment: Any) -> list[str]:
-        """Add the :data:`~leaderboard.schema.UI_TAGS` an experiment made before Harness wrote
+        """Add the :data:`~harness.board.schema.UI_TAGS` an experiment made before Harness wrote
         them lacks (under the write lock); their names. One changed since is left as it is."""
         missing = [name for name in UI_TAGS if name not in experiment.tags]
         for name in missing:
@@ -151,7 +144,7 @@ class Store:
         """The competition's experiment id, once it has the tags MLflow's UI reads (and the
         names of those it was given now); None while nothing was recorded."""
         self.client  # noqa: B018 (outside the lock: creating the client takes it too)
-        with self._write_lock(), self._errors():
+        with self._write_lock(), self.errors():
             found = self._experiment(comp, create=False)
             return None if found is None else (str(found.experiment_id), self._add_ui_tags(found))
 
@@ -159,9 +152,12 @@ class Store:
 
     def rules(self, comp: Competition) -> Rules:
         """The competition's rules, from its experiment's tags (defaults when there is none)."""
-        from leaderboard.rules import Rules
+        from harness.board.rules import Rules
 
-        with self._errors():
+        noted = self._shortcut(comp)
+        if noted is not None:
+            return Rules.from_tags(noted["tags"])
+        with self.errors():
             found = self._experiment(comp, create=False)
         return Rules() if found is None else Rules.from_tags(found.tags)
 
@@ -170,6 +166,15 @@ class Store:
             for key, value in rules.tags().items():
                 client.set_experiment_tag(experiment, key, value)
         return rules
+
+    def _shortcut(self, comp: Competition) -> dict[str, Any] | None:
+        """The experiment as the last full read noted it, where nothing was written since
+        (a local store only; see :class:`leaderboard.index.Shortcut`)."""
+        if not self.is_local:
+            return None
+        from harness.board.index import Shortcut
+
+        return Shortcut(self.settings.cache_dir, self.uri, comp.id).read()
 
     def _db_path(self) -> Path:
         return Path(self.uri.removeprefix("sqlite:///"))
@@ -193,7 +198,7 @@ class Store:
             yield
 
     @contextlib.contextmanager
-    def _errors(self) -> Iterator[None]:
+    def errors(self) -> Iterator[None]:
         from mlflow.exceptions import MlflowException
 
         try:
@@ -237,7 +242,7 @@ class Leaderboard(Store):
         run it lets through are one atomic step on this store."""
         from mlflow.entities import RunStatus
 
-        from harness.data.preparation import manifest_or_none
+        from harness.data.preparation import digest_of, manifest_or_none
         from harness.files import sha256_file
 
         if preparation is None:
@@ -247,13 +252,13 @@ class Leaderboard(Store):
         sha = sha256_file(file)
         extra = dict(extra or {})
         run_tags = {
-            f"{TAG}participant": participant,
-            f"{TAG}kind": kind,
-            f"{TAG}message": message,
-            f"{TAG}sha256": sha,
-            f"{TAG}file": (file_name or file.name)[:250],
+            PARTICIPANT_TAG: participant,
+            KIND_TAG: kind,
+            MESSAGE_TAG: message,
+            SHA256_TAG: sha,
+            FILE_TAG: (file_name or file.name)[:250],
             **({ARTIFACT_TAG: file.name} if file_name and file_name != file.name else {}),
-            "mlflow.note.content": message,
+            NOTE_TAG: message,
             **({PREPARATION_TAG: preparation} if preparation else {}),
             **({LATE_TAG: "true"} if late else {}),
             **(tags or {}),
@@ -269,7 +274,9 @@ class Leaderboard(Store):
             private = {} if private_score is None else {PRIVATE_SCORE: private_score}
             metrics = {PUBLIC_SCORE: public_score, **private, **extra}
             client.log_batch(
-                run_id, metrics=_metrics(metrics, _now_ms()), params=_params(params or {})
+                run_id,
+                metrics=metric_entities(metrics, now_ms()),
+                params=param_entities(params or {}),
             )
             client.log_artifact(run_id, str(file))
             for path in artifacts:
@@ -306,13 +313,13 @@ class Leaderboard(Store):
         from mlflow.entities import RunStatus
 
         run_tags = {
-            f"{TAG}participant": participant,
-            f"{TAG}kind": kind,
-            f"{TAG}message": message,
-            f"{TAG}file": file[:250],
+            PARTICIPANT_TAG: participant,
+            KIND_TAG: kind,
+            MESSAGE_TAG: message,
+            FILE_TAG: file[:250],
             STATUS_TAG: ERROR,
             ERROR_TAG: error[:5000],
-            "mlflow.note.content": f"{message}\n\nError: {error[:2000]}".strip(),
+            NOTE_TAG: f"{message}\n\nError: {error[:2000]}".strip(),
         }
         with self._writing(comp) as (client, experiment):
             run = client.create_run(experiment, tags=run_tags, run_name=f"{participant} · error")
@@ -334,8 +341,8 @@ class Leaderboard(Store):
         from mlflow.entities import RunStatus
 
         run_tags = {
-            f"{TAG}participant": participant,
-            f"{TAG}kind": SELECTION,
+            PARTICIPANT_TAG: participant,
+            KIND_TAG: SELECTION,
             SELECTS_TAG: run_id,
             SELECTED_TAG: "true" if selected else "false",
         }
@@ -372,9 +379,6 @@ class Leaderboard(Store):
     ) -> dict[str, Any] | None:
         """Ladder mode: the participant's last submission the ladder accepted (its sha256 and
         the score it showed), or None."""
-        from leaderboard.index import LADDER_TAG
-        from leaderboard.ranking import LADDER_SCORE
-
         accepted = [
             run
             for run in self._mine(comp, participant, 0, client, experiment)
@@ -384,7 +388,7 @@ class Leaderboard(Store):
             return None
         last = max(accepted, key=lambda r: (r.info.start_time, r.info.run_id))
         return {
-            "sha256": last.data.tags.get(f"{TAG}sha256", ""),
+            "sha256": last.data.tags.get(SHA256_TAG, ""),
             "shown": last.data.metrics[LADDER_SCORE],
         }
 
@@ -396,26 +400,25 @@ class Leaderboard(Store):
         client: MlflowClient | None,
         experiment: str | None,
     ) -> list[Any]:
+        from harness.board.index import search
         from mlflow.entities import ViewType
 
-        from leaderboard.index import search
-
-        with self._errors():
+        with self.errors():
             client = client or self.client
-            experiment = experiment or self._experiment_id(comp, create=False)
+            experiment = experiment or self.experiment_id(comp, create=False)
             if experiment is None:
                 return []
             # names are checked (no quote can reach the filter: see leaderboard.submit)
             query = (
-                f"tags.`{TAG}participant` = '{participant}' and attributes.status = 'FINISHED'"
+                f"tags.`{PARTICIPANT_TAG}` = '{participant}' and attributes.status = 'FINISHED'"
                 f" and attributes.start_time >= {since_ms}"
             )
             runs = search(client, experiment, query, ViewType.ACTIVE_ONLY)
-        return [r for r in runs if r.data.tags.get(f"{TAG}kind") != SELECTION]
+        return [r for r in runs if r.data.tags.get(KIND_TAG) != SELECTION]
 
     def fetch_artifact(self, run_id: str, name: str, into: Path) -> Path:
         """Download a run's artifact ``name`` into the folder ``into``; return its path."""
-        with self._errors():
+        with self.errors():
             return Path(self.client.download_artifacts(run_id, name, str(into)))
 
     def add_private_scores(
@@ -423,12 +426,10 @@ class Leaderboard(Store):
     ) -> None:
         """Log private scores on finished entries (the end of a competition that hid them) and
         bump the experiment's generation, so every index rebuilds."""
-        from leaderboard.rules import GRADED_TAG
-
         with self._writing(comp) as (client, experiment):
-            stamp = _now_ms()
+            stamp = now_ms()
             for run_id, metrics in scores.items():
-                client.log_batch(run_id, metrics=_metrics(metrics, stamp))
+                client.log_batch(run_id, metrics=metric_entities(metrics, stamp))
             client.set_experiment_tag(experiment, GRADED_TAG, str(stamp))
 
     # -- reading ---------------------------------------------------------------------------
@@ -444,10 +445,26 @@ class Leaderboard(Store):
         """:meth:`records` and :meth:`rules` from one read of the experiment, and the state
         they were read in: equal states, equal records and rules (None: not known, nothing to
         key a cache on)."""
-        from leaderboard.index import RunIndex
-        from leaderboard.rules import GRADED_TAG, Rules
+        from harness.board.index import RunIndex, Shortcut
+        from harness.board.rules import Rules
 
-        with self._errors():
+        noted = None if rebuild else self._shortcut(comp)
+        if noted is not None:  # nothing written since the last full read: no MLflow
+            tags = dict(noted["tags"])
+            index = RunIndex(
+                self.settings.cache_dir,
+                self.uri,
+                noted["experiment_id"],
+                local=True,
+                generation=tags.get(GRADED_TAG, ""),
+            )
+            cached = index.cached()
+            if cached is not None:
+                rules = Rules.from_tags(tags)
+                return cached, rules, None if index.state is None else (index.state, rules)
+        shortcut = Shortcut(self.settings.cache_dir, self.uri, comp.id) if self.is_local else None
+        stamp = None if shortcut is None else shortcut.stamp()  # before the read
+        with self.errors():
             found = self._experiment(comp, create=False)
             experiment = None if found is None else str(found.experiment_id)
             tags = {} if found is None else found.tags
@@ -463,42 +480,44 @@ class Leaderboard(Store):
             )
         rules = Rules.from_tags(tags)
         state = None if index.state is None else (index.state, rules)
+        if shortcut is not None and stamp is not None and (index.state or found is None):
+            shortcut.write(stamp, None if found is None else str(found.experiment_id), tags)
         return records, rules, state
 
     def submissions(self, comp: Competition, *, rebuild: bool = False) -> pd.DataFrame:
         """Every scored submission (one row each), from the index kept in sync with MLflow."""
-        from leaderboard.index import entries
+        from harness.board.index import entries
 
         return entries(self.records(comp, rebuild=rebuild))
 
     def records_from_mlflow(self, comp: Competition) -> pd.DataFrame:
         """The same frame as :meth:`records`, read from MLflow in full (no index)."""
-        from leaderboard.index import scan
+        from harness.board.index import scan
 
-        with self._errors():
-            experiment = self._experiment_id(comp, create=False)
+        with self.errors():
+            experiment = self.experiment_id(comp, create=False)
             return scan(self.client, experiment)
 
     def submissions_from_mlflow(self, comp: Competition) -> pd.DataFrame:
         """The same frame as :meth:`submissions`, read from MLflow in full (no index)."""
-        from leaderboard.index import entries
+        from harness.board.index import entries
 
         return entries(self.records_from_mlflow(comp))
 
-    def sweep_stale(self, comp: Competition, older_than_ms: int = STALE_MS) -> list[str]:
+    def sweep_stale(self, comp: Competition, older_than_ms: int | None = None) -> list[str]:
         """Mark FAILED, tagged ``harness.swept`` with the reason, every submission run still
         RUNNING ``older_than_ms`` after it started (a submit killed midway: it never counts);
         return their run ids, oldest first. Tuning studies' runs are left alone."""
+        from harness.board.index import STALE_MS, is_entry, search
         from mlflow.entities import RunStatus, ViewType
 
-        from leaderboard.index import _is_entry, search
-
-        with self._errors():
-            experiment = self._experiment_id(comp, create=False)
+        older_than_ms = STALE_MS if older_than_ms is None else older_than_ms
+        with self.errors():
+            experiment = self.experiment_id(comp, create=False)
             if experiment is None:
                 return []
             client = self.client
-            now = _now_ms()
+            now = now_ms()
             running = "attributes.status = 'RUNNING'"
             found = search(
                 client,
@@ -507,7 +526,7 @@ class Leaderboard(Store):
                 ViewType.ACTIVE_ONLY,
             )
             stale = sorted(
-                (r for r in found if _is_entry(r)),
+                (r for r in found if is_entry(r)),
                 key=lambda r: (r.info.start_time, r.info.run_id),
             )
             swept: list[str] = []
@@ -532,90 +551,17 @@ class Leaderboard(Store):
             return swept
 
 
-def current_preparation(submissions: pd.DataFrame, manifest: Mapping[str, Any] | None) -> str:
-    """The digest of the competition's preparation here (``manifest``); where it is not
-    prepared (a reader of a team's tracking server), that of the latest entry."""
-    if manifest is not None:
-        return digest_of(manifest)
-    if submissions.empty or "preparation" not in submissions:
-        return ""
-    return str(submissions["preparation"].iloc[-1])
-
-
-def adopt_untagged(
-    submissions: pd.DataFrame, manifest: Mapping[str, Any] | None, current: str
-) -> pd.DataFrame:
-    """Entries recorded before runs carried ``harness.preparation`` but after the current
-    preparation was made were scored on it: they count as current, so an upgrade does not
-    empty the board. Untagged entries older than the preparation stay unknown."""
-    import datetime as dt
-
-    if manifest is None or submissions.empty or "preparation" not in submissions:
-        return submissions
-    made = dt.datetime.fromisoformat(str(manifest["prepared_at"])).timestamp() * 1000
-    adopt = (submissions["preparation"] == "") & (submissions["submitted_at"] >= made)
-    if not adopt.any():
-        return submissions
-    return submissions.assign(preparation=submissions["preparation"].where(~adopt, current))
-
-
-_ENGINES: dict[str, Any] = {}
-
-
-@contextlib.contextmanager
-def advisory_lock(database: str, name: str) -> Iterator[None]:
-    """A PostgreSQL session-level advisory lock on ``name``, held on its own connection."""
-    import sqlalchemy
-
-    engine = _ENGINES.get(database)
-    if engine is None:
-        engine = _ENGINES[database] = sqlalchemy.create_engine(database, pool_pre_ping=True)
-    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-    try:
-        connection = engine.connect()
-    except sqlalchemy.exc.SQLAlchemyError as exc:
-        raise StoreError(f"the Harness database cannot be reached for its lock: {exc}") from exc
-    with connection:
-        connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
-        try:
-            yield
-        finally:
-            connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-            connection.commit()
-
-
-def preparation_digest(comp: Competition, settings: Settings) -> str:
-    """Which preparation entries are scored on now: the sha256 of its answers file (from the
-    manifest); raises NotPrepared when there is none."""
-    from harness.data.preparation import read_manifest
-
-    return digest_of(read_manifest(comp, settings))
-
-
-def digest_of(manifest: Mapping[str, Any]) -> str:
-    """A preparation's digest, from its manifest: the sha256 of its answers file."""
-    import hashlib
-    import json
-
-    files: dict[str, str] = manifest["files"]
-    private = {k: v for k, v in files.items() if k.startswith("private/")}
-    return (
-        files.get("private/answers.csv")
-        or hashlib.sha256(json.dumps(private, sort_keys=True).encode()).hexdigest()
-    )
-
-
-def _now_ms() -> int:
+def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _metrics(values: Mapping[str, float], timestamp_ms: int) -> list[Any]:
+def metric_entities(values: Mapping[str, float], timestamp_ms: int) -> list[Any]:
     from mlflow.entities import Metric
 
     return [Metric(k, float(v), timestamp_ms, 0) for k, v in values.items()]
 
 
-def _params(values: Mapping[str, Any]) -> list[Any]:
+def param_entities(values: Mapping[str, Any]) -> list[Any]:
     from mlflow.entities import Param
 
     return [Param(k, str(v)[:6000]) for k, v in values.items()]  # MLflow's value limit

@@ -16,31 +16,32 @@ what was typed. Views print runs recorded otherwise (by hand in MLflow, by an ol
 text, with such characters escaped.
 
 Every entry records the preparation it was scored on (the tag ``harness.preparation``: see
-:func:`~leaderboard.store.preparation_digest`); the board ranks only the current one's.
+:func:`~harness.data.preparation.preparation_digest`); the board ranks only the current one's.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.board.index import LADDER_TAG
+from harness.board.results import Entry, SubmissionResult
+from harness.board.rows import RowStore
+from harness.board.rules import Rules, day_start, limit_message, now_utc
+from harness.board.schema import CV_SCORE, LADDER_SCORE
+from harness.board.stats import Ladder
+from harness.board.store import Leaderboard
+
 from harness.competition import Competition
-from harness.data.preparation import reading
+from harness.data.preparation import preparation_digest, reading
 from harness.data.scoring import score
 from harness.data.submission_file import as_file
 from harness.data.validation import validate
 from harness.errors import InvalidName, InvalidSubmission, LimitReached, printable
 from harness.files import sha256_file
 from harness.settings import Settings
-from leaderboard.index import LADDER_TAG
-from leaderboard.ranking import CV_SCORE, LADDER_SCORE
-from leaderboard.rows import RowStore
-from leaderboard.rules import Rules, day_start, limit_message, now_utc
-from leaderboard.stats import Ladder
-from leaderboard.store import Entry, Leaderboard, preparation_digest
 
 #: What a participant name may hold besides letters (any script) and the digits 0-9.
 NAME_PUNCTUATION = "._-/@+:"  # ":" for baseline/timm:<architecture>
@@ -81,85 +82,6 @@ def _is_control(ch: str) -> bool:
     import unicodedata
 
     return unicodedata.category(ch) in _CONTROL_CATEGORIES
-
-
-@dataclass(frozen=True)
-class SubmissionResult:
-    entry: Entry
-    rank: int | None  # the participant's public rank after this submission (None: late)
-    participants: int
-    best_public: float  # the participant's best public score so far (their ranked entry)
-    left_today: int | None = None  # valid submissions left today (UTC); None: no limit
-    daily_limit: int | None = None
-    warnings: tuple[str, ...] = ()
-    shown_score: float | None = None  # ladder mode: the score the ladder shows (else public)
-    rules: Rules | None = None
-
-    @property
-    def public_score(self) -> float:
-        return self.entry.public_score
-
-    @property
-    def late(self) -> bool:
-        return self.entry.late
-
-    @classmethod
-    def from_dict(cls, got: Mapping[str, Any]) -> SubmissionResult:
-        """The result a server sent (:meth:`as_dict`), as the notebook API returns it."""
-        ladder = got.get("ladder")
-        public = got["public_score"] if got["public_score"] is not None else got["shown_score"]
-        entry = Entry(
-            run_id=got["run_id"],
-            competition=got["competition"],
-            participant=got["participant"],
-            kind="submission",
-            message="",
-            submitted_at=0,
-            public_score=float(public),
-            private_score=got["private_score"],
-            extra=dict(got.get("extra_public") or {}),
-            late=bool(got["late"]),
-            tags={LADDER_TAG: ladder} if ladder else {},
-        )
-        return cls(
-            entry=entry,
-            rank=got["rank"],
-            participants=got["participants"],
-            best_public=got["best_public"],
-            left_today=got["left_today"],
-            daily_limit=got["daily_limit"],
-            warnings=tuple(got["warnings"]),
-            shown_score=got["shown_score"],
-        )
-
-    def as_dict(self, comp: Competition) -> dict[str, Any]:
-        """What the participant may see, as JSON (the hosted API's answer, the CLI's input):
-        no private score before the end; in ladder mode the shown score, not the raw one."""
-        entry = self.entry
-        ladder = self.shown_score is not None
-        return {
-            "id": entry.run_id[:8],
-            "run_id": entry.run_id,
-            "competition": comp.id,
-            "participant": entry.participant,
-            "metric": comp.metric.name,
-            "direction": comp.metric.direction,
-            "public_score": None if ladder else entry.public_score,
-            "shown_score": self.shown_score,
-            "ladder": entry.tags.get(LADDER_TAG),
-            "extra_public": {}
-            if ladder
-            else {k: v for k, v in entry.extra.items() if k.endswith("_public")},
-            "private_score": entry.private_score,
-            "rank": self.rank,
-            "participants": self.participants,
-            "best_public": self.best_public,
-            "left_today": self.left_today,
-            "daily_limit": self.daily_limit,
-            "late": entry.late,
-            "hidden_private": bool(self.rules and self.rules.hides_private()),
-            "warnings": list(self.warnings),
-        }
 
 
 def submit(
@@ -295,9 +217,9 @@ def _result(
     public_rows: Any,
     now: dt.datetime,
 ) -> SubmissionResult:
-    from leaderboard.board import Snapshot
-    from leaderboard.index import entries
-    from leaderboard.ranking import standings
+    from harness.board.board import Snapshot
+    from harness.board.index import entries
+    from harness.board.ranking import standings
 
     snap = Snapshot.read(board, comp)
     mine = entries(snap.records)
@@ -312,11 +234,9 @@ def _result(
         ladder=rules.ladder,
     )
     row = table[table["participant"] == entry.participant]
-    left = None
-    if rules.daily_limit is not None:
-        today = day_start(now).timestamp() * 1000
-        before = (mine["submitted_at"] >= today) & (mine["run_id"] != entry.run_id)
-        left = max(rules.daily_limit - int(before.sum()) - 1, 0)
+    today = day_start(now).timestamp() * 1000
+    before = (mine["submitted_at"] >= today) & (mine["run_id"] != entry.run_id)
+    left = rules.left_today(int(before.sum()) + 1)
     shown = entry.extra.get(LADDER_SCORE) if rules.ladder else None
     return SubmissionResult(
         entry=entry,
@@ -328,6 +248,8 @@ def _result(
         warnings=tuple(warnings),
         shown_score=shown,
         rules=rules,
+        metric=comp.metric.name,
+        direction=comp.metric.direction,
     )
 
 
@@ -347,7 +269,7 @@ def _duplicates(mine: Any, entry: Entry) -> list[str]:
 def _overfitting(comp: Competition, entry: Entry, public_rows: Any) -> list[str]:
     """Warn when the public score beats the participant's own CV by more than two standard
     errors of the public score: more than the noise of the public rows explains."""
-    from leaderboard.stats import se_of
+    from harness.board.stats import se_of
 
     cv = entry.extra.get(CV_SCORE)
     if cv is None or public_rows is None:

@@ -16,7 +16,7 @@ For one prepared competition, :func:`verify` checks, in order:
 5. runs still RUNNING after the grace period (a submit killed midway): reported, and swept
    with ``sweep`` when the store can (``Leaderboard.sweep_stale``). They are warnings, not
    findings: nothing recorded differs.
-6. the experiment's tags for MLflow's UI (``leaderboard.schema.UI_TAGS``): added when missing
+6. the experiment's tags for MLflow's UI (``harness.board.schema.UI_TAGS``): added when missing
    (an experiment made before Harness wrote them), with a note.
 
 Every difference is a :class:`Finding`; ``harness verify`` prints one line each and exits 1
@@ -36,21 +36,33 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
+from harness.board.index import (
+    EVENTS,
+    STALE_MS,
+    RunIndex,
+    is_entry,
+    read_state,
+    run_row,
+    search,
+)
+from harness.board.schema import (
+    ARTIFACT_TAG,
+    ERROR,
+    FILE_TAG,
+    KIND_TAG,
+    PARTICIPANT_TAG,
+    PRIVATE_SCORE,
+    PUBLIC_SCORE,
+    SELECTION,
+    SHA256_TAG,
+    STATUS_TAG,
+)
+from harness.board.store import Leaderboard
+
 from harness.competition import Competition
 from harness.errors import HarnessError
 from harness.files import sha256_file
 from harness.settings import Settings
-from leaderboard.index import (
-    EVENTS,
-    STALE_MS,
-    RunIndex,
-    _is_entry,
-    _row,
-    read_state,
-    search,
-)
-from leaderboard.schema import PRIVATE_SCORE, PUBLIC_SCORE, TAG
-from leaderboard.store import Leaderboard
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -116,15 +128,15 @@ def verify(
     _check_answers(comp, settings, manifest, raw, report, say)
 
     board = Leaderboard(settings)
-    with board._errors():
-        experiment = board._experiment_id(comp, create=False)
+    with board.errors():
+        experiment = board.experiment_id(comp, create=False)
         if experiment is None:
             report.notes.append("no submissions recorded")
             return report
         _check_ui_tags(board, comp, report)
         client = board.client
         say("reading the runs from MLflow", 0, None)
-        runs = [r for r in search(client, experiment, "", _active()) if _is_entry(r)]
+        runs = [r for r in search(client, experiment, "", _active()) if is_entry(r)]
         finished = [r for r in runs if r.info.status == "FINISHED" and _scored(r)]
         report.submissions = len(finished)
         _check_submissions(comp, settings, client, finished, report, say)
@@ -262,10 +274,10 @@ def _check_submissions(
             if i % 200 == 0:
                 say("checking the artifacts", i, len(runs))
             rid = run.info.run_id
-            name = run.data.tags.get(f"{TAG}artifact") or run.data.tags.get(f"{TAG}file")
-            tagged = run.data.tags.get(f"{TAG}sha256")
+            name = run.data.tags.get(ARTIFACT_TAG) or run.data.tags.get(FILE_TAG)
+            tagged = run.data.tags.get(SHA256_TAG)
             if not name:
-                report.add("artifact", f"run {_rid(rid)}: no {TAG}file tag", rid)
+                report.add("artifact", f"run {_rid(rid)}: no {FILE_TAG} tag", rid)
                 continue
             path = _artifact(client, run, name, Path(downloads))
             if path is None:
@@ -276,7 +288,7 @@ def _check_submissions(
                 report.add(
                     "artifact",
                     f"run {_rid(rid)}: artifact {name} has sha256 {_short(actual)}, its "
-                    f"{TAG}sha256 tag says {_short(tagged)}",
+                    f"{SHA256_TAG} tag says {_short(tagged)}",
                     rid,
                 )
             located.append((run, (actual, name)))
@@ -368,10 +380,8 @@ def _grade_all(
 
 def _scored(run: Run) -> bool:
     """An entry with a file and a score (not an invalid submission, not a selection event)."""
-    from leaderboard.index import SELECTION, STATUS_TAG
-
     tags = run.data.tags
-    return tags.get(f"{TAG}kind") != SELECTION and tags.get(STATUS_TAG) != "error"
+    return tags.get(KIND_TAG) != SELECTION and tags.get(STATUS_TAG) != ERROR
 
 
 def _forked_grade(job: tuple[str, str]) -> Grade:
@@ -420,7 +430,7 @@ def _check_index(
             "(edited by hand?)",
         )
     state, distrust = read_state(index.path, index.key_file)
-    truth = {r.info.run_id: _row(r) for r in runs if r.info.run_id not in ours}
+    truth = {r.info.run_id: run_row(r) for r in runs if r.info.run_id not in ours}
     if distrust is not None:
         report.add("index", f"{name}: {distrust}; rebuilding it from MLflow")
         held = _held(state, ours)
@@ -518,20 +528,13 @@ def _check_stale(
         hours = (now - r.info.start_time) / 3_600_000
         report.warnings.append(
             f"run {_rid(r.info.run_id)}: RUNNING for {hours:.1f} h "
-            f"({r.data.tags.get(f'{TAG}participant', '?')}; a submit killed midway?)"
+            f"({r.data.tags.get(PARTICIPANT_TAG, '?')}; a submit killed midway?)"
         )
     if not sweep:
         if stale:
             report.notes.append("stale runs reported only: --sweep ends them")
         return
-    sweep_stale = getattr(board, "sweep_stale", None)
-    if sweep_stale is None:
-        if stale:
-            report.notes.append(
-                "stale runs reported only: this store has no Leaderboard.sweep_stale yet"
-            )
-        return
-    report.swept = list(sweep_stale(comp, older_than_ms=grace_ms))
+    report.swept = list(board.sweep_stale(comp, older_than_ms=grace_ms))
     if report.swept:
         report.notes.append(f"swept {len(report.swept)} stale run(s)")
 

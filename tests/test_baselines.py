@@ -12,9 +12,9 @@ from pathlib import Path
 import optuna
 import pytest
 from click.testing import CliRunner
+from harness.baselines import baselines, for_competition, get_baseline
 
 import harness
-from baselines import baselines, for_competition, get_baseline
 from harness.cli import cli
 from harness.errors import HarnessError
 from harness.registry import get_competition
@@ -236,9 +236,9 @@ def test_nbsvm_scales_counts_by_the_naive_bayes_log_count_ratio(
     home: Path, tmp_path: Path
 ) -> None:
     import numpy as np
+    from harness.baselines.text.nbsvm import LogCountRatio
     from scipy.sparse import csr_matrix
 
-    from baselines.text.nbsvm import LogCountRatio
     from tests.fixtures import imdb_archive
 
     x = csr_matrix(np.array([[1, 0, 1], [1, 1, 0], [0, 1, 0], [0, 1, 1]]))

@@ -51,10 +51,11 @@ def test_nothing_of_the_core_imports_torch_timm_or_transformers(tmp_path: Path) 
     done = _run(
         """
         import importlib, pkgutil
-        import harness, harness.cli, harness.api, leaderboard, baselines, baselines.tune
-        import competitions
+        import harness, harness.cli, harness.api
+        from harness import baselines, board as leaderboard, competitions
+        import harness.baselines.tune
         from harness.registry import competitions as registered
-        from baselines import baselines as every_baseline
+        from harness.baselines import baselines as every_baseline
 
         registered()
         found = every_baseline()  # imports every baseline file of every kind

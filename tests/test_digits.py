@@ -292,7 +292,7 @@ def digits(home: Path) -> Path:
 def test_classical_pixel_baselines_learn_the_digits(
     digits: Path, model: str, params: dict[str, float], floor: float
 ) -> None:
-    from baselines import get_baseline, load_data
+    from harness.baselines import get_baseline, load_data
 
     comp = registry.get_competition("digits")
     baseline = get_baseline(comp, model)
@@ -317,7 +317,7 @@ def test_the_svc_baseline_runs_from_the_cli_and_submits_digits(digits: Path) -> 
 
 
 def test_the_pixel_svc_width_is_a_multiple_of_the_scale_rule() -> None:
-    from baselines.vision.shared import Pixels
+    from harness.baselines.vision.shared import Pixels
 
     rng = np.random.default_rng(0)
     grey = np.repeat(rng.integers(0, 256, (50, 8, 8, 1), dtype=np.uint8), 3, axis=3)
@@ -340,7 +340,7 @@ def test_the_cnn_learns_digits_on_the_cpu_and_submits_them(digits: Path) -> None
 
 def test_the_cnn_sees_one_grey_channel_and_any_side(home: Path, tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
-    from baselines.vision.cnn import make_net
+    from harness.baselines.vision.cnn import make_net
 
     public = harness.prepare("digit-recognizer", mnist_idx(tmp_path / "raw")).public
     x = np.load(public / "tensors" / "train_28px.npy")

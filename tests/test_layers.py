@@ -32,10 +32,10 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     ("data", ("harness.data",)),
-    ("competitions", ("competitions",)),
+    ("competitions", ("harness.competitions",)),
     ("catalog", ("harness.registry",)),
-    ("leaderboard", ("leaderboard",)),
-    ("baselines", ("baselines",)),
+    ("leaderboard", ("harness.board",)),
+    ("baselines", ("harness.baselines",)),
     ("roof", ("harness.api", "harness.cli", "harness.mlflow_ui", "harness")),
 ]
 
@@ -46,7 +46,9 @@ def _modules() -> dict[str, Path]:
         for path in sorted((ROOT / package).rglob("*.py")):
             parts = path.relative_to(ROOT).with_suffix("").parts
             name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-            found[name] = path
+            # installed inside harness (setup.py): harness.board, harness.baselines, …
+            inside = name.replace("leaderboard", "board", 1)
+            found[name if package == "harness" else f"harness.{inside}"] = path
     return found
 
 
@@ -139,6 +141,32 @@ def test_no_import_loops() -> None:
 
 
 def test_the_checker_sees_lazy_imports_and_skips_type_only_ones() -> None:
-    assert "leaderboard.submit" in GRAPH["baselines.tune"]  # imported inside _submit
-    assert "leaderboard.submit" not in GRAPH["harness.api"] or _floor("harness.api") == 6
-    assert "harness.data.loading" not in GRAPH["baselines.vision"]  # TYPE_CHECKING only
+    assert "harness.board.submit" in GRAPH["harness.baselines.tune"]  # inside _submit
+    assert "harness.board.submit" not in GRAPH["harness.api"] or _floor("harness.api") == 6
+    assert "harness.data.loading" not in GRAPH["harness.baselines.vision"]  # TYPE_CHECKING
+
+
+#: The front doors (DESIGN.md, "The hall"): the notebook API, the CLI, the HTTP API and the
+#: pages, with the hosted participant's client. They reach the leaderboard through the board
+#: service only (and the schema's names, such as ``KEEP``).
+DOORS = ("harness", "harness.api", "harness.cli", "harness.client", "harness.server")
+HALL = {"harness.board.service", "harness.board.schema"}
+
+
+def _is_door(module: str) -> bool:
+    if module.startswith(("harness.board", "harness.baselines", "harness.competitions")):
+        return False
+    return module == "harness" or any(
+        module == d or module.startswith(d + ".") for d in DOORS if d != "harness"
+    )
+
+
+def test_the_front_doors_call_only_the_board_service() -> None:
+    reached = {
+        door: sorted(m for m in GRAPH[door] if m.startswith("harness.board") and m not in HALL)
+        for door in MODULES
+        if _is_door(door)
+    }
+    assert {d: m for d, m in reached.items() if m} == {}
+    used = {m for door in MODULES if _is_door(door) for m in GRAPH[door]}
+    assert len({m for m in used if m.startswith("harness.board")}) <= 2

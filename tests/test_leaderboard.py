@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from harness.board import Leaderboard
+from harness.board.ranking import standings
 
 import harness
 from harness.registry import get_competition
 from harness.settings import Settings
-from leaderboard import Leaderboard
-from leaderboard.ranking import standings
 
 
 def _subs(*rows: tuple[str, float, float, int]) -> pd.DataFrame:
@@ -272,7 +272,7 @@ def test_an_unreachable_tracking_server_is_a_clear_error(
 def test_a_kept_board_is_the_computed_one_until_anyone_changes_the_store(
     home: Path, titanic: Path
 ) -> None:
-    from leaderboard import board as boards
+    from harness.board import board as boards
 
     for i in range(3):
         harness.submit("titanic", titanic / "sample_submission.csv", participant=f"p{i}")

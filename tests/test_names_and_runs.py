@@ -10,12 +10,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from harness.board import Leaderboard
 
 import harness
 from harness.cli import cli
 from harness.registry import get_competition
 from harness.settings import Settings
-from leaderboard import Leaderboard
 
 
 def run(*args: str) -> object:

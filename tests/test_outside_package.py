@@ -267,7 +267,7 @@ def test_every_kind_of_broken_entry_point_is_skipped_and_reported_once(
         EntryPoint("missing", f"{BROKEN_MODULE}:COMPETITION", group),
         EntryPoint("syntax", "harness_test_bad_syntax:COMPETITION", group),
         EntryPoint("not-one", "os.path:join", group),
-        EntryPoint("twin", "competitions.titanic:COMPETITION", group),
+        EntryPoint("twin", "harness.competitions.titanic:COMPETITION", group),
     ]
     monkeypatch.setattr(registry, "entry_points", lambda group: points)
 
@@ -287,14 +287,14 @@ def test_every_kind_of_broken_entry_point_is_skipped_and_reported_once(
         f" '{BROKEN_MODULE}'; skipped",
         "warning: competition entry point 'not-one = os.path:join' failed to load: TypeError:"
         " expected a Competition, got function; skipped",
-        "warning: competition entry point 'twin = competitions.titanic:COMPETITION' failed to"
-        " load: ValueError: competition id 'titanic' is registered twice; skipped",
+        "warning: competition entry point 'twin = harness.competitions.titanic:COMPETITION' failed"
+        " to load: ValueError: competition id 'titanic' is registered twice; skipped",
     ]
     assert set(registry.skipped_entry_points()) == {
         f"missing = {BROKEN_MODULE}:COMPETITION",
         "syntax = harness_test_bad_syntax:COMPETITION",
         "not-one = os.path:join",
-        "twin = competitions.titanic:COMPETITION",
+        "twin = harness.competitions.titanic:COMPETITION",
     }
 
     registry.competitions.cache_clear()  # loading again in the same process: no second warning
@@ -308,7 +308,7 @@ def test_a_builtin_competition_that_fails_to_import_stays_an_error(
     import importlib
 
     def import_module(name: str) -> object:
-        if name == "competitions.titanic":
+        if name == "harness.competitions.titanic":
             raise ImportError("a bug in this repository")
         return importlib.import_module(name)
 

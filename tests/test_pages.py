@@ -207,8 +207,9 @@ def test_private_tab_and_shakeup_appear_after_the_reveal(
 
 
 def test_baselines_list_the_studies(web: dict[str, object], settings: Settings) -> None:
+    from harness.board.runs import StudyRuns
+
     from harness.registry import get_competition
-    from leaderboard.runs import StudyRuns
 
     runs = StudyRuns(settings)
     comp = get_competition(COMP)

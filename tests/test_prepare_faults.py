@@ -370,8 +370,9 @@ def test_a_home_created_by_prepare_is_private(home: Path) -> None:
 
 @POSIX
 def test_a_home_created_by_the_store_is_private(tmp_path: Path) -> None:
+    from harness.board.store import Store
+
     from harness.settings import Settings
-    from leaderboard.store import Store
 
     fresh = tmp_path / "fresh" / "home"
     Store(Settings.resolve(home=fresh))

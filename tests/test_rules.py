@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from harness.board import Leaderboard, rules
 
 import harness
 from harness.cli import cli
 from harness.registry import get_competition
 from harness.settings import Settings
-from leaderboard import Leaderboard, rules
 
 COMP = "titanic"
 

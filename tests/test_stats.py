@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from harness.board import stats
 from sklearn.metrics import roc_auc_score as sk_auc
 
 from harness.metrics import (
@@ -16,7 +17,6 @@ from harness.metrics import (
     ROC_AUC,
     Metric,
 )
-from leaderboard import stats
 
 
 def _score_from_rows(metric: Metric, t: np.ndarray, p: np.ndarray) -> float:

@@ -11,12 +11,12 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
+from harness.baselines import get_baseline
+from harness.baselines.schemes import KFold, repeats_for, standard_error
+from harness.baselines.tabular import Hinted, load_data
+from harness.baselines.tabular.ensemble import Blend
 
 import harness
-from baselines import get_baseline
-from baselines.schemes import KFold, repeats_for, standard_error
-from baselines.tabular import Hinted, load_data
-from baselines.tabular.ensemble import Blend
 from harness.data.loading import Tables
 from harness.registry import get_competition
 
@@ -161,7 +161,7 @@ def test_a_pick_replaces_the_defaults_only_if_it_still_wins_on_fresh_folds() -> 
     linear = get_baseline(comp, "linear")
 
     def scorer(defaults: dict[str, float]) -> KFold:
-        from baselines.cpu import CpuShare
+        from harness.baselines.cpu import CpuShare
 
         baseline = dataclasses.replace(linear, defaults=defaults)
         return KFold(baseline, comp, data, seed=0, overrides={}, options={}, share=CpuShare(1))

@@ -51,9 +51,8 @@ def sentiment(home: Path, tmp_path: Path) -> Path:
 
 def test_long_reviews_keep_their_head_and_their_tail(tiny_bert: Path) -> None:
     import pandas as pd
+    from harness.baselines.text.transformer import tokens
     from transformers import AutoTokenizer
-
-    from baselines.text.transformer import tokens
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_bert)
     texts = pd.Series(["great " * 10 + "film " * 50 + "awful " * 10, "dull<br />film"])
@@ -88,7 +87,7 @@ def test_fine_tuning_a_local_checkpoint_learns_and_reports_each_epoch(
 
 
 def test_the_ensemble_rank_averages_its_members(sentiment: Path, tiny_bert: Path) -> None:
-    from baselines.text.ensemble import ranks
+    from harness.baselines.text.ensemble import ranks
 
     np.testing.assert_allclose(ranks(np.array([0.3, 0.9, 0.1, 0.3])), [0.5, 1.0, 0.0, 0.5])
     result = harness.baseline(
@@ -115,8 +114,8 @@ def test_missing_checkpoints_and_weights_are_named(
 
 def test_the_default_sentiment_baseline_is_the_best_this_machine_can_run() -> None:
     import torch
+    from harness.baselines import get_baseline
 
-    from baselines import get_baseline
     from harness.registry import get_competition
 
     chosen = get_baseline(get_competition("sentiment")).name
@@ -124,8 +123,9 @@ def test_the_default_sentiment_baseline_is_the_best_this_machine_can_run() -> No
 
 
 def test_the_ensemble_takes_its_members_tuned_params(sentiment: Path, settings) -> None:  # type: ignore[no-untyped-def]
-    from baselines import get_baseline
-    from baselines.text.ensemble import tuned
+    from harness.baselines import get_baseline
+    from harness.baselines.text.ensemble import tuned
+
     from harness.registry import get_competition
 
     comp = get_competition("sentiment")

@@ -15,15 +15,15 @@ from pathlib import Path
 import optuna
 import pytest
 from click.testing import CliRunner
+from harness.baselines.cpu import CpuShare, cores, limit_threads
+from harness.baselines.tracking import Progress, TrialTracker
+from harness.baselines.tune import study_storage
+from harness.board.runs import StudyRuns
 
 import harness
-from baselines.cpu import CpuShare, cores, limit_threads
-from baselines.tracking import Progress, TrialTracker
-from baselines.tune import study_storage
 from harness.cli import cli
 from harness.registry import get_competition
 from harness.settings import Settings
-from leaderboard.runs import StudyRuns
 from tests.children import default_signals
 
 
@@ -201,7 +201,7 @@ def test_small_rough_edges(home: Path, titanic: Path) -> None:
 def test_claimed_trials_stop_when_another_worker_failed_and_never_pass_the_total() -> None:
     import contextlib
 
-    from baselines.workers import optimize_claimed
+    from harness.baselines.workers import optimize_claimed
 
     study = optuna.create_study()
     told: list[int] = []

@@ -249,12 +249,13 @@ def test_ui_for_an_unknown_competition_or_one_with_nothing_recorded_is_an_error(
 def test_every_experiment_carries_the_ui_tags_new_ones_at_once_old_ones_on_verify_or_a_write(
     home: Path, titanic: Path
 ) -> None:
+    from harness.board.schema import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG, UI_TAGS, VIEW_TAG
+    from harness.board.store import Leaderboard
+    from harness.board.verify import verify
+
     import harness
     from harness.registry import get_competition
     from harness.settings import Settings
-    from leaderboard.schema import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG, UI_TAGS, VIEW_TAG
-    from leaderboard.store import Leaderboard
-    from leaderboard.verify import verify
 
     assert UI_TAGS[EXPERIMENT_KIND_TAG] == EXPERIMENT_KIND == "custom_model_development"
     assert json.loads(UI_TAGS[VIEW_TAG]) == {"selectedColumns": ["metrics.`public_score`"]}

@@ -201,8 +201,9 @@ def test_without_raw_data_only_the_installed_files_are_checked(
 ) -> None:
     import dataclasses
 
+    from harness.board.verify import verify
+
     from harness.registry import get_competition
-    from leaderboard.verify import verify
 
     comp = dataclasses.replace(get_competition("titanic"), embedded_raw=None)
     report = verify(comp, settings)

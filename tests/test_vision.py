@@ -20,7 +20,7 @@ TINY = {"epochs": 4.0, "batch_size": 64, "lr": 0.2, "compile": False}
 
 @pytest.fixture
 def tiny_airnet(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("baselines.vision.airnet.WIDTHS", (8, 16, 16))
+    monkeypatch.setattr("harness.baselines.vision.airnet.WIDTHS", (8, 16, 16))
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def cifar(home: Path, tmp_path: Path) -> Path:
 
 
 def test_augmentation_translates_flips_and_cuts_per_image() -> None:
-    from baselines.vision.engine import Recipe, augment
+    from harness.baselines.vision.engine import Recipe, augment
 
     batch = torch.arange(2 * 6 * 6 * 3, dtype=torch.uint8).reshape(2, 6, 6, 3)
     generator = torch.Generator().manual_seed(0)
@@ -55,14 +55,14 @@ def test_augmentation_translates_flips_and_cuts_per_image() -> None:
 
 
 def test_whitening_layer_decorrelates_patches() -> None:
-    from baselines.vision.engine.nets import whitening_weights
+    from harness.baselines.vision.engine.nets import whitening_weights
 
     rng = np.random.default_rng(0)
     base = rng.integers(0, 256, (200, 16, 16, 1))
     images = np.clip(base + rng.integers(-20, 20, (200, 16, 16, 3)), 0, 255).astype(np.uint8)
     weights = whitening_weights(images)
     assert weights.shape == (24, 3, 2, 2)
-    from baselines.vision.engine import normalise
+    from harness.baselines.vision.engine import normalise
 
     x = normalise(torch.from_numpy(images), torch.float32)
     out = torch.nn.functional.conv2d(x, weights[:12]).permute(0, 2, 3, 1).reshape(-1, 12)
@@ -71,7 +71,7 @@ def test_whitening_layer_decorrelates_patches() -> None:
 
 
 def test_temperature_calibrates_overconfident_logits() -> None:
-    from baselines.vision.engine import fit_temperature
+    from harness.baselines.vision.engine import fit_temperature
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 2000)
@@ -165,7 +165,7 @@ def test_settings_that_cannot_work_are_refused_by_name(
 def test_a_checkpoint_on_disk_starts_training_from_its_weights(
     cifar: Path, tiny_airnet: None, tmp_path: Path
 ) -> None:
-    from baselines.vision.airnet import make_net
+    from harness.baselines.vision.airnet import make_net
 
     sample = np.zeros((4, 32, 32, 3), dtype=np.uint8) + np.arange(3, dtype=np.uint8) * 40
     net = make_net(10, sample, None)
@@ -192,7 +192,7 @@ def test_the_cli_trains_on_the_cpu(cifar: Path, tiny_airnet: None) -> None:
 
 
 def test_muon_orthogonalises_filter_updates_and_trains(cifar: Path, tiny_airnet: None) -> None:
-    from baselines.vision.engine.muon import orthogonalise
+    from harness.baselines.vision.engine.muon import orthogonalise
 
     g = torch.randn(16, 72, generator=torch.Generator().manual_seed(0))
     g[0] *= 100  # one dominant direction, as in a raw gradient

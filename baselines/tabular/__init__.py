@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from harness.baselines import Kind
+from harness.baselines.data import Data, encode_target, is_classification, predict, truth
 
-from baselines import Kind
-from baselines.data import Data, encode_target, is_classification, predict, truth
 from harness.competition import Competition, Task
 
 if TYPE_CHECKING:

@@ -18,9 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from harness.baselines import importable, register
+from harness.baselines.tabular import Columns, hinted, is_classification, preprocessor
 
-from baselines import importable, register
-from baselines.tabular import Columns, hinted, is_classification, preprocessor
 from harness.competition import Competition
 
 # ----------------------------------------------------------------------------------------------
@@ -130,6 +130,7 @@ class Blend:
 
 def members(params: dict[str, Any], comp: Competition, columns: Columns, seed: int) -> dict:
     """The members, as unfitted sklearn pipelines."""
+    from harness.baselines.tabular import gbm
     from sklearn.ensemble import (
         HistGradientBoostingClassifier,
         HistGradientBoostingRegressor,
@@ -138,8 +139,6 @@ def members(params: dict[str, Any], comp: Competition, columns: Columns, seed: i
     )
     from sklearn.linear_model import Lasso, LogisticRegression
     from sklearn.pipeline import make_pipeline
-
-    from baselines.tabular import gbm
 
     classes = is_classification(comp)
     linear: Any = (
@@ -173,8 +172,7 @@ def members(params: dict[str, Any], comp: Competition, columns: Columns, seed: i
     }
     if importable("lightgbm"):
         import lightgbm
-
-        from baselines.tabular import lgbm
+        from harness.baselines.tabular import lgbm
 
         booster = lightgbm.LGBMClassifier if classes else lightgbm.LGBMRegressor
         out["lgbm"] = make_pipeline(

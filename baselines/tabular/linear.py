@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from baselines import register
-from baselines.tabular import Columns, hinted, is_classification, preprocessor
+from harness.baselines import register
+from harness.baselines.tabular import Columns, hinted, is_classification, preprocessor
+
 from harness.competition import Competition
 
 # ----------------------------------------------------------------------------------------------

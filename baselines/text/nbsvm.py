@@ -15,11 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from harness.baselines import register
+from harness.baselines.text import clean
+from harness.baselines.text.tfidf_lr import cache
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from baselines import register
-from baselines.text import clean
-from baselines.text.tfidf_lr import cache
 from harness.competition import Competition
 
 # ----------------------------------------------------------------------------------------------

@@ -17,8 +17,9 @@ import shutil
 import tempfile
 from typing import Any
 
-from baselines import register
-from baselines.text import clean
+from harness.baselines import register
+from harness.baselines.text import clean
+
 from harness.competition import Competition
 
 # ----------------------------------------------------------------------------------------------

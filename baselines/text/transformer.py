@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from harness.baselines import register
+from harness.baselines.text import clean
 
-from baselines import register
-from baselines.text import clean
 from harness.competition import Competition
 from harness.errors import HarnessError
 
@@ -142,7 +142,7 @@ class TextModel:
         seed: int = 0,
         progress: Callable[[str], None] | None = None,
     ) -> None:
-        from baselines.vision.engine import device_of
+        from harness.baselines.vision.engine import device_of
 
         self.folder = checked(checkpoint)
         self.params, self.seed, self.progress = params, seed, progress

@@ -7,13 +7,13 @@ timm presets and ``timm:<architecture>``).
 
 from __future__ import annotations
 
-from baselines import Baseline, Kind
-from baselines.vision.shared import TASKS, ImageModel, image_baseline, load_data
+from harness.baselines import Baseline, Kind
+from harness.baselines.vision.shared import TASKS, ImageModel, image_baseline, load_data
 
 
 def find(name: str) -> Baseline | None:
     """``timm:<architecture>``: any timm model by name (:mod:`baselines.vision.timm_models`)."""
-    from baselines.vision.timm_models import find
+    from harness.baselines.vision.timm_models import find
 
     return find(name)
 

@@ -14,9 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from baselines import add
-from baselines.vision.shared import image_baseline
+from harness.baselines import add
+from harness.baselines.vision.shared import image_baseline
 
 # ----------------------------------------------------------------------------------------------
 # Defaults and search space
@@ -61,8 +60,8 @@ def space(trial: Any) -> dict[str, Any]:
 # Network
 # ----------------------------------------------------------------------------------------------
 def make_net(classes: int, sample: np.ndarray, checkpoint: str | None) -> Any:
-    from baselines.vision.engine.nets import AirNet
-    from baselines.vision.timm_models import load_checkpoint
+    from harness.baselines.vision.engine.nets import AirNet
+    from harness.baselines.vision.timm_models import load_checkpoint
 
     net = AirNet(classes, sample, widths=WIDTHS)
     return load_checkpoint(net, checkpoint) if checkpoint else net

@@ -13,9 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from baselines import add
-from baselines.vision.shared import image_baseline
+from harness.baselines import add
+from harness.baselines.vision.shared import image_baseline
 
 # ----------------------------------------------------------------------------------------------
 # Defaults and search space
@@ -56,8 +55,8 @@ def space(trial: Any) -> dict[str, Any]:
 # Network
 # ----------------------------------------------------------------------------------------------
 def make_net(classes: int, sample: np.ndarray, checkpoint: str | None) -> Any:
-    from baselines.vision.engine.nets import SmallCNN
-    from baselines.vision.timm_models import load_checkpoint
+    from harness.baselines.vision.engine.nets import SmallCNN
+    from harness.baselines.vision.timm_models import load_checkpoint
 
     grey = bool((sample[..., :1] == sample).all())  # three equal channels: one is enough
     net = SmallCNN(classes, side=sample.shape[1], widths=WIDTHS, grey=grey)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from baselines import register
-from baselines.vision.shared import Pixels
+from harness.baselines import register
+from harness.baselines.vision.shared import Pixels
+
 from harness.competition import Competition
 
 # ----------------------------------------------------------------------------------------------

@@ -14,9 +14,9 @@ from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from harness.baselines import Baseline, SpaceFn, declare
+from harness.baselines.data import Data, split_rows
 
-from baselines import Baseline, SpaceFn, declare
-from baselines.data import Data, split_rows
 from harness.competition import Competition, Task
 from harness.errors import HarnessError
 from harness.metrics import Needs
@@ -68,7 +68,7 @@ class ImageModel:
         seed: int = 0,
         progress: Callable[[str], None] | None = None,
     ) -> None:
-        from baselines.vision.engine import device_of
+        from harness.baselines.vision.engine import device_of
 
         self.make_net, self.recipe, self.classes = make_net, recipe, classes
         self.device = device_of(device)
@@ -86,7 +86,7 @@ class ImageModel:
         valid: np.ndarray | None = None,
         report: Callable[[int, np.ndarray], None] | None = None,
     ) -> ImageModel:
-        from baselines.vision import engine
+        from harness.baselines.vision import engine
 
         rows = np.arange(len(x)) if rows is None else np.asarray(rows)
         held: np.ndarray | None = None
@@ -116,7 +116,7 @@ class ImageModel:
         return self
 
     def predict_proba(self, x: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-        from baselines.vision.engine import predict_proba
+        from harness.baselines.vision.engine import predict_proba
 
         return predict_proba(
             self.model_,
@@ -184,7 +184,7 @@ def image_baseline(
 
 
 def make_recipe(params: dict[str, Any]) -> Any:
-    from baselines.vision.engine import Recipe
+    from harness.baselines.vision.engine import Recipe
 
     known = {f.name for f in fields(Recipe)}
     unknown = sorted(set(params) - known)

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from harness.baselines import Baseline, add
+from harness.baselines.vision.shared import image_baseline
 
-from baselines import Baseline, add
-from baselines.vision.shared import image_baseline
 from harness.errors import HarnessError
 
 # ----------------------------------------------------------------------------------------------

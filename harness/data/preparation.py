@@ -20,7 +20,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -320,3 +320,22 @@ def _csv_rows(path: Path) -> int | None:
     import pandas as pd
 
     return len(pd.read_csv(path, usecols=[0], dtype=str, keep_default_na=False))
+
+
+def preparation_digest(comp: Competition, settings: Settings) -> str:
+    """Which preparation entries are scored on now: the sha256 of its answers file (from the
+    manifest); raises NotPrepared when there is none."""
+    return digest_of(read_manifest(comp, settings))
+
+
+def digest_of(manifest: Mapping[str, Any]) -> str:
+    """A preparation's digest, from its manifest: the sha256 of its answers file."""
+    import hashlib
+    import json
+
+    files: dict[str, str] = manifest["files"]
+    private = {k: v for k, v in files.items() if k.startswith("private/")}
+    return (
+        files.get("private/answers.csv")
+        or hashlib.sha256(json.dumps(private, sort_keys=True).encode()).hexdigest()
+    )

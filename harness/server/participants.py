@@ -14,14 +14,13 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
 from harness.errors import HarnessError
+from harness.files import engine
 from harness.settings import Settings
 
 TOKEN_PREFIX = "hst_"
 ROLES = ("participant", "host")
-_ENGINES: dict[str, Any] = {}
 
 
 class ParticipantError(HarnessError):
@@ -55,10 +54,7 @@ class Participants:
             settings.ensure_home()
             folder = Path(self.uri.removeprefix("sqlite:///")).parent
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        engine = _ENGINES.get(self.uri)
-        if engine is None:
-            engine = _ENGINES[self.uri] = sa.create_engine(self.uri, pool_pre_ping=True)
-        self.engine = engine
+        self.engine = engine(self.uri)
         meta = sa.MetaData()
         self.table = sa.Table(
             "harness_participants",
@@ -70,7 +66,7 @@ class Participants:
             sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         )
         try:
-            meta.create_all(engine, checkfirst=True)
+            meta.create_all(self.engine, checkfirst=True)
         except sa.exc.IntegrityError:  # created by another worker at the same moment
             pass
         except sa.exc.ProgrammingError:  # ditto, as PostgreSQL reports it
@@ -84,7 +80,7 @@ class Participants:
         """Add ``name`` and return its token (shown once; only its hash is kept)."""
         import sqlalchemy as sa
 
-        from leaderboard.submit import check_participant
+        from harness.board.service import check_participant
 
         check_participant(name)
         if role not in ROLES:
@@ -117,17 +113,6 @@ class Participants:
             )
         if done.rowcount == 0:
             raise ParticipantError(f"no active participant '{name}'")
-
-    def remove_revoked(self, name: str) -> None:
-        """Forget a revoked participant, so the name can be added again with a new token."""
-        import sqlalchemy as sa
-
-        with self.engine.begin() as conn:
-            conn.execute(
-                sa.delete(self.table).where(
-                    self.table.c.name == name, self.table.c.revoked_at.is_not(None)
-                )
-            )
 
     def list(self) -> list[Participant]:
         import sqlalchemy as sa

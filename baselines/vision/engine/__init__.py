@@ -349,7 +349,7 @@ def _optimizer(model: Any, recipe: Recipe, cuda: bool) -> Any:
             groups, lr=recipe.lr, betas=(recipe.momentum, 0.999), **fused
         )
     elif recipe.optimizer == "muon":
-        from baselines.vision.engine.muon import Muon
+        from harness.baselines.vision.engine.muon import Muon
 
         filters = [p for p in decay if p.ndim == 4]
         others = [p for p in decay if p.ndim != 4]

@@ -12,9 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from harness.baselines.vision.engine import MEAN, STD
 from torch import nn
-
-from baselines.vision.engine import MEAN, STD
 
 
 def whitening_weights(images: np.ndarray, patch: int = 2, eps: float = 5e-4) -> torch.Tensor:

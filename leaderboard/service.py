@@ -1,0 +1,352 @@
+"""The hall: one board service per competition, the only part of the leaderboard the front
+doors call (the notebook API, the CLI, the HTTP API and the pages; see DESIGN.md, "The hall").
+
+:class:`Board` holds every rule a door would otherwise hold (who may read what, what is left
+today, how a submission id is matched, what a competition's card says) and answers with the
+typed results of :mod:`leaderboard.results`, which know their JSON form. Its remote twin,
+:class:`harness.client.RemoteBoard`, has the same methods over HTTP and answers with the same
+types; a door picks one of the two once and calls one method per action.
+
+Light at import (the results and the errors only): what a method needs it imports inside, so
+the hosted participant's client, which imports this module for the result types, stays light.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.board.results import (
+    HOST,
+    Card,
+    Entry,
+    PublicFile,
+    Revealed,
+    RulesView,
+    Selection,
+    Standings,
+    Studies,
+    Study,
+    Submission,
+    SubmissionResult,
+    Submissions,
+    Table,
+    Viewer,
+    records,
+)
+from harness.board.rules import time_shown
+from harness.board.schema import KEEP
+
+from harness.errors import Forbidden, NotFound
+
+if TYPE_CHECKING:
+    from harness.board.store import Leaderboard
+
+    from harness.competition import Competition
+    from harness.settings import Settings
+
+__all__ = [
+    "HOST",
+    "KEEP",
+    "Board",
+    "Card",
+    "Entry",
+    "PublicFile",
+    "Revealed",
+    "RulesView",
+    "Selection",
+    "Standings",
+    "Studies",
+    "Study",
+    "Submission",
+    "SubmissionResult",
+    "Submissions",
+    "Table",
+    "Viewer",
+    "check_participant",
+    "hosted",
+    "records",
+    "verify",
+    "verify_summary",
+]
+
+
+class Board:
+    """One competition's board on the local store (``settings``: the home and the tracking
+    URI). Every method is one action of a front door."""
+
+    def __init__(self, comp: Competition | str, settings: Settings) -> None:
+        if isinstance(comp, str):
+            from harness.registry import get_competition
+
+            comp = get_competition(comp)
+        self.comp = comp
+        self.settings = settings
+        self._store: Leaderboard | None = None
+
+    @property
+    def id(self) -> str:
+        return self.comp.id
+
+    @property
+    def where(self) -> str:
+        """The store it reads (for a message that finds nothing there)."""
+        return self.settings.tracking_uri
+
+    @property
+    def store(self) -> Leaderboard:
+        if self._store is None:
+            from harness.board.store import Leaderboard
+
+            self._store = Leaderboard(self.settings)
+        return self._store
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def card(self, viewer: Viewer | None = None, *, standing: bool = False) -> Card:
+        """What the competition lists show of it; with ``standing``, the signed-in viewer's
+        rank and what they have left today too."""
+        from harness.board.board import Snapshot
+        from harness.board.index import entries
+        from harness.board.rules import now_utc, stamp, until
+
+        comp, now = self.comp, now_utc()
+        snap = Snapshot.read(self.store, comp)
+        scored = entries(snap.records)
+        rules = snap.rules
+        name = None if viewer is None else viewer.name
+        rank = of = left = None
+        if standing and name is not None:
+            table = self.standings(stats=False).frame
+            mine = table[table["participant"] == name]
+            rank = int(mine["rank"].iloc[0]) if len(mine) else None
+            of = len(table)
+            left = self.left_today(name)
+        return Card(
+            id=comp.id,
+            title=comp.title,
+            task=comp.task.value,
+            metric=comp.metric.name,
+            direction=comp.metric.direction,
+            rules=rules.as_dict(),
+            phase=rules.phase(now),
+            deadline=None if rules.deadline is None else stamp(rules.deadline),
+            time_left=None if rules.deadline is None else until(rules.deadline, now),
+            clock=time_shown(rules, now),
+            participants=int(scored["participant"].nunique()) if len(scored) else 0,
+            submissions=len(scored),
+            daily_limit=rules.daily_limit,
+            you=name,
+            rank=rank,
+            of=of,
+            left_today=left,
+        )
+
+    def left_today(self, participant: str) -> int | None:
+        """Valid submissions ``participant`` has left today (UTC), counted in MLflow; None
+        where there is no daily limit."""
+        from harness.board.rules import day_start, now_utc
+
+        rules = self.store.rules(self.comp)
+        if rules.daily_limit is None:
+            return None
+        used = self.store.count_since(self.comp, participant, day_start(now_utc()))
+        return rules.left_today(used)
+
+    def standings(
+        self, *, private: bool = False, all_preparations: bool = False, stats: bool = True
+    ) -> Standings:
+        """The public board, or the private one after the end (RuleBroken before it)."""
+        from harness.board.board import standings
+
+        comp = self.comp
+        frame = standings(
+            self.store, comp, private=private, all_preparations=all_preparations, stats=stats
+        )
+        return Standings.of(
+            frame,
+            competition=comp.id,
+            title=comp.title,
+            metric=comp.metric.name,
+            direction=comp.metric.direction,
+            view="private" if private else "public",
+        )
+
+    def submissions(self, participant: str | None = None, viewer: Viewer = HOST) -> Submissions:
+        """The submissions list, oldest first: everyone's (or ``participant``'s) for the host,
+        only their own for a participant."""
+        from harness.board.board import submissions
+
+        return Submissions.of(submissions(self.store, self.comp, _whose(participant, viewer)))
+
+    def submission(self, submission: str, viewer: Viewer = HOST) -> Submission:
+        """One submission's row, named by its id or 6+ leading hex digits of it; a participant
+        reads only their own."""
+        from harness.board.board import submissions
+        from harness.board.referee import find
+
+        listing = submissions(self.store, self.comp)
+        found = find(listing, submission, self.comp.id)
+        row = Submissions.of(listing.loc[[found.name]]).rows[0]
+        if not viewer.is_host and row["participant"] != viewer.name:
+            raise Forbidden(f"submission {submission[:40]} is not yours")
+        return Submission(row)
+
+    def rules(self) -> RulesView:
+        return RulesView.of(self.comp.id, self.store.rules(self.comp))
+
+    def studies(self) -> Studies:
+        """The tuning studies recorded beside the submissions (their parent runs)."""
+        from harness.board.runs import studies
+
+        found = studies(self.store, self.comp)
+        return Studies(
+            [Study(**s) for s in found],
+            journal=str(self.settings.optuna_journal(self.comp.id)),
+            ui=self.settings.tracking_uri.startswith("sqlite:"),
+        )
+
+    def public_files(self) -> list[PublicFile]:
+        """The public files the manifest lists (never anything under ``private/``)."""
+        from harness.data.preparation import read_manifest
+
+        manifest = read_manifest(self.comp, self.settings)
+        out = []
+        for key, sha in sorted(manifest["files"].items()):
+            if not key.startswith("public/"):
+                continue
+            name = key.removeprefix("public/")
+            path = self.settings.public_dir(self.comp.id) / name
+            size = path.stat().st_size if path.exists() else None
+            out.append(PublicFile(name, sha, size, path))
+        return out
+
+    def public_file(self, name: str) -> PublicFile:
+        """One public file by its manifest name (never a path); NotFound otherwise."""
+        for listed in self.public_files():
+            if listed.name == name:
+                return listed
+        raise NotFound(f"no public file '{name[:80]}' in {self.comp.id}")
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def submit(
+        self,
+        predictions: Any,
+        *,
+        participant: str,
+        message: str = "",
+        cv: float | None = None,
+        kind: str = "submission",
+        params: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, float] | None = None,
+        tags: Mapping[str, str] | None = None,
+        artifacts: Sequence[Path] = (),
+        display_name: str | None = None,
+    ) -> SubmissionResult:
+        """Validate, score and record (:func:`leaderboard.submit.submit`)."""
+        from harness.board.submit import submit
+
+        return submit(
+            self.comp,
+            self.settings,
+            predictions,
+            participant=participant,
+            message=message,
+            kind=kind,
+            params=params,
+            metrics=metrics,
+            tags=tags,
+            artifacts=artifacts,
+            cv=cv,
+            display_name=display_name,
+        )
+
+    def select(self, submission: str, *, participant: str, selected: bool = True) -> Selection:
+        from harness.board.referee import select
+
+        got = select(self.store, self.comp, participant, submission, selected=selected)
+        return Selection.from_dict(got)
+
+    def set_rules(
+        self,
+        *,
+        daily_limit: Any = KEEP,
+        deadline: Any = KEEP,
+        selections: int | None = None,
+        ladder: bool | None = None,
+    ) -> RulesView:
+        """Change the rules given (:data:`KEEP` leaves one; None clears a limit or deadline);
+        with none given, the rules as they are."""
+        from harness.board.referee import set_rules
+
+        if (daily_limit, deadline, selections, ladder) == (KEEP, KEEP, None, None):
+            return self.rules()
+        got = set_rules(
+            self.store,
+            self.comp,
+            daily_limit=daily_limit,
+            deadline=deadline,
+            selections=selections,
+            ladder=ladder,
+        )
+        return RulesView.of(self.comp.id, got)
+
+    def ui_experiment(self) -> str:
+        """The id of the MLflow experiment that holds this competition, once it carries the
+        tags MLflow's UI reads (:data:`harness.board.schema.UI_TAGS`, added if missing)."""
+        found = self.store.ui_experiment(self.comp)
+        if found is None:
+            raise NotFound(
+                f"{self.id}: nothing recorded in {self.where} yet (no submission, no study): "
+                "submit first, or run `harness ui` for every experiment"
+            )
+        return found[0]
+
+    def reveal(self) -> Revealed:
+        from harness.board.referee import reveal
+
+        got = reveal(self.store, self.comp)
+        return Revealed(got["ended_at"], got["graded"], got["rules"])
+
+
+def hosted(settings: Settings) -> list[Board]:
+    """The boards of every prepared competition (what a server hosts)."""
+    from harness.data.preparation import manifest_or_none
+    from harness.registry import competitions
+
+    return [
+        Board(comp, settings)
+        for comp in competitions().values()
+        if manifest_or_none(comp, settings) is not None
+    ]
+
+
+def check_participant(name: str) -> None:
+    """Raise InvalidName unless ``name`` may be a participant's (:mod:`leaderboard.submit`)."""
+    from harness.board.submit import check_participant as check
+
+    check(name)
+
+
+def verify(comp: Competition, settings: Settings, **options: Any) -> Any:
+    """Check a competition's answers, submissions and index (:mod:`leaderboard.verify`)."""
+    from harness.board.verify import verify as check
+
+    return check(comp, settings, **options)
+
+
+def verify_summary(reports: Any) -> Any:
+    from harness.board.verify import summary
+
+    return summary(reports)
+
+
+def _whose(participant: str | None, viewer: Viewer) -> str | None:
+    """Whose submissions ``viewer`` may list: anyone's for the host, else only their own."""
+    if viewer.is_host:
+        return participant
+    if participant not in (None, "", viewer.name):
+        raise Forbidden("you may read only your own submissions")
+    return viewer.name
