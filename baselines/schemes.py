@@ -44,6 +44,9 @@ REPEATS = 3  # 3 × 5 folds on small data: 15 fits a trial
 #: The check of a study's pick against the defaults (:meth:`KFold.confirmed`) runs on fresh
 #: shuffles of the same folds, as many as the study's, seeded ``seed + CONFIRM_SEED``.
 CONFIRM_SEED = 1_000
+#: The prefix of a trial's user attributes that say how its model ran (weight file and sha256,
+#: precision, micro-batch, time budget): logged as MLflow params of its run and its entry.
+RECORD = "record."
 
 
 def repeats_for(rows: int) -> int:
@@ -305,6 +308,8 @@ class HeldOut(Scheme):
         trial.set_user_attr("cv_std", 0.0)
         trial.set_user_attr("cv_se", 0.0)
         trial.set_user_attr("train_seconds", float(getattr(estimator, "train_seconds", 0.0)))
+        for key, value in getattr(estimator, "record", {}).items():  # weights, precision, batch
+            trial.set_user_attr(f"{RECORD}{key}", value)
         with self._lock:
             if self.leader is None or comp.metric.is_better(score, self.leader[1]):
                 self.leader = (trial.number, score)  # only the leader's predictions are kept

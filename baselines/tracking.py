@@ -149,7 +149,7 @@ class TrialTracker:
             self.comp,
             self.parent,
             name=f"trial {trial.number}",
-            params={**trial.params, **self.overrides},
+            params={**trial.params, **self.overrides, **recorded(trial)},
             metrics=metrics,
             tags=tags,
             start_ms=int(start * 1000),
@@ -190,6 +190,13 @@ class TrialTracker:
 
     def _pruned_at(self, trial: optuna.trial.FrozenTrial) -> str | None:
         return None if trial.last_step is None else self.describe_step(trial.last_step)
+
+
+def recorded(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """How the trial's model ran (:data:`baselines.schemes.RECORD` attributes), by name."""
+    from baselines.schemes import RECORD
+
+    return {k[len(RECORD) :]: v for k, v in trial.user_attrs.items() if k.startswith(RECORD)}
 
 
 def _finished(study: optuna.Study) -> int:

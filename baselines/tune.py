@@ -564,7 +564,7 @@ def _submit(
         message=f"{baseline.name}: CV {score:.5f} ± {se:.5f} SE ({what})",
         participant=participant(baseline, study, fixed=fixed),
         kind="baseline",
-        params=params,
+        params={**params, **track.recorded(best)},
         metrics={
             "cv_score": score,
             "cv_std": float(best.user_attrs.get("cv_std", 0.0)),

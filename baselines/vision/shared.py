@@ -76,6 +76,8 @@ class ImageModel:
         self.progress = progress
         self.temperature = 1.0
         self.train_seconds = 0.0
+        self.chunk_ = 1000
+        self.record: dict[str, Any] = {}  # how the run went: logged with its trial
 
     def fit(
         self,
@@ -108,9 +110,15 @@ class ImageModel:
             progress=self.progress,
         )
         self.model_, self.train_seconds = trained.model, trained.seconds
+        self.chunk_ = trained.eval_chunk
+        self.record = {
+            "precision": trained.precision,
+            "micro_batch": trained.micro_batch,
+            "eval_chunk": trained.eval_chunk,
+        }
         if held is not None:
             logits = engine.predict_logits(
-                self.model_, x, self.recipe, device=self.device, rows=held
+                self.model_, x, self.recipe, device=self.device, rows=held, batch_size=self.chunk_
             )
             self.temperature = engine.fit_temperature(logits, np.asarray(y)[held])
         return self
@@ -125,6 +133,7 @@ class ImageModel:
             device=self.device,
             rows=rows,
             temperature=self.temperature,
+            batch_size=self.chunk_,
         )
 
     def predict(self, x: np.ndarray) -> np.ndarray:

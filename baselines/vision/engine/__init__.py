@@ -7,7 +7,10 @@
 - ``torch.compile`` when asked (it pays for runs longer than its compile time);
 - a per-epoch evaluation handed to a ``report`` callback (Optuna prunes on it).
 
-It runs on the CPU too (float32, no compile): tests use it there with a tiny network.
+It runs on the CPU too (no compile; bf16 autocast where the CPU computes bf16 natively, see
+:func:`baselines.cpu.precision`, else float32): tests use it there with a tiny network. The
+recipe's batch is split into micro-batches whose gradients accumulate when it does not fit the
+memory free (:mod:`baselines.vision.engine.memory`), and evaluation runs in chunks that fit.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import functools
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -79,9 +83,47 @@ def on_device(images: np.ndarray, device: Any) -> Any:
     if key not in _UPLOADED:
         if len(_UPLOADED) >= 4:
             _UPLOADED.pop(next(iter(_UPLOADED)))
-        tensor = torch.from_numpy(np.array(images)).to(device)  # a writable copy of the map
+        if device.type == "cpu":  # the memory map itself: only ever gathered, never written
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "not writable"
+                tensor = torch.from_numpy(np.asarray(images))
+        else:
+            tensor = torch.from_numpy(np.array(images)).to(device)
         _UPLOADED[key] = (images, tensor)
     return _UPLOADED[key][1]
+
+
+def autocast(device: Any, recipe: Recipe) -> tuple[Any, str]:
+    """The autocast context of a run on ``device`` and its precision's name: bf16 on CUDA and
+    on CPUs that compute it natively (when the recipe allows bf16), else float32."""
+    import torch
+
+    from baselines.cpu import precision
+
+    chosen = precision(device.type) if recipe.bf16 else "fp32"
+    context = torch.autocast(device.type, dtype=torch.bfloat16, enabled=chosen == "bf16")
+    return context, chosen
+
+
+def plan_memory(model: Any, x: np.ndarray, recipe: Recipe, device: Any) -> tuple[int, int]:
+    """(micro-batch, evaluation chunk) for training ``model`` on ``x`` within the memory this
+    run may use (the GPU's free memory on CUDA); a run that cannot fit is refused here, before
+    any training."""
+    from baselines.cpu import memory_budget
+    from baselines.vision.engine.memory import eval_chunk, footprint, micro_batch
+
+    if device.type == "cuda":
+        import torch
+
+        free, _ = torch.cuda.mem_get_info(device)
+        budget, held = int(free * 0.9), 0
+    else:
+        budget, held = memory_budget(), int(np.asarray(x).nbytes)
+    need = footprint(model, int(x.shape[1]), held)
+    side = f"{x.shape[1]} px: "
+    micro = micro_batch(min(recipe.batch_size, len(x)), need, budget, what=side)
+    views = {0: 1, 1: 2}.get(recipe.tta, 6)
+    return micro, eval_chunk(need, budget, views=views)
 
 
 def normalise(batch: Any, dtype: Any) -> Any:
@@ -147,6 +189,9 @@ class Trained:
     seconds: float  # wall time of training + the final evaluation, CUDA-synchronised
     epochs_run: int
     temperature: float = 1.0
+    micro_batch: int = 0  # images per forward pass (the batch when it fits whole)
+    eval_chunk: int = 1000  # images per evaluation pass
+    precision: str = "fp32"  # "bf16" (autocast) or "fp32"
 
 
 def train(
@@ -183,12 +228,15 @@ def train(
     epochs = math.ceil(total_steps / steps_per_epoch)
 
     model = model.to(device).to(memory_format=torch.channels_last)
+    micro, chunk = plan_memory(model, x, recipe, device)
     net = torch.compile(model) if (recipe.compile and cuda) else model
     optimizer = _optimizer(model, recipe, cuda)
     ema = _ema(model, recipe.ema)
     generator = torch.Generator(device=device)
     generator.manual_seed(seed)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and recipe.bf16)
+    cast, chosen = autocast(device, recipe)
+    if progress is not None and micro < batch_size:
+        progress(f"batch {batch_size} as micro-batches of {micro} (memory)")
 
     if cuda:
         torch.cuda.synchronize(device)
@@ -203,16 +251,18 @@ def train(
                 break
             index = perm[i * batch_size : (i + 1) * batch_size]
             batch = augment(images[index], recipe, generator)
-            inputs = normalise(batch, torch.float32)
             multiplier = _schedule(step, total_steps, recipe)
             for group in optimizer.param_groups:
                 group["lr"] = group["peak_lr"] * multiplier
-            with autocast:
-                loss = F.cross_entropy(
-                    net(inputs), labels[index], label_smoothing=recipe.label_smoothing
-                )
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            for start in range(0, len(index), micro):  # gradients accumulate over the parts
+                part = slice(start, start + micro)
+                inputs = normalise(batch[part], torch.float32)
+                with cast:
+                    loss = F.cross_entropy(
+                        net(inputs), labels[index[part]], label_smoothing=recipe.label_smoothing
+                    )
+                (loss * (len(inputs) / len(index))).backward()
             optimizer.step()
             if ema is not None:
                 ema.update_parameters(model)
@@ -225,7 +275,9 @@ def train(
             and (last or epochs_run % recipe.eval_every == 0)
         ):
             evaluated = ema.module if ema is not None else model
-            proba = predict_proba(evaluated, x, recipe, device=device, rows=valid_rows)
+            proba = predict_proba(
+                evaluated, x, recipe, device=device, rows=valid_rows, batch_size=chunk
+            )
             report(epochs_run, proba)
         if progress is not None:
             progress(f"epoch {epochs_run}/{epochs}  loss {loss.item():.4f}")
@@ -235,7 +287,8 @@ def train(
     final.eval()
     if cuda:
         torch.cuda.synchronize(device)
-    return Trained(final, recipe, device, time.perf_counter() - started, epochs_run)
+    seconds = time.perf_counter() - started
+    return Trained(final, recipe, device, seconds, epochs_run, 1.0, micro, chunk, chosen)
 
 
 def predict_proba(
@@ -273,14 +326,11 @@ def predict_logits(
         if rows is None
         else torch.as_tensor(np.asarray(rows), dtype=torch.long, device=device)
     )
-    cuda = device.type == "cuda"
     was_training = model.training
     model.eval()
     out = []
-    with (
-        torch.no_grad(),
-        torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and recipe.bf16),
-    ):
+    cast, _ = autocast(device, recipe)
+    with torch.no_grad(), cast:
         for start in range(0, len(index), batch_size):
             inputs = normalise(images[index[start : start + batch_size]], torch.float32)
             logits = model(inputs).float()
