@@ -78,11 +78,20 @@ class Kind:
     name: str  # the folder: "tabular", "text", "vision"
     tasks: frozenset[Task]
     load_data: Callable[[Competition, Any], Data]  # (competition, harness.load's data) -> Data
-    default: str | Callable[[], str]  # the baseline without --model (or a choice by machine)
+    #: the baseline without --model, or a choice by machine: ``() -> name`` or
+    #: ``() -> (name, why)`` (why it applies on this machine, for `harness baselines`)
+    default: str | Callable[[], str | tuple[str, str]]
     find: Callable[[str], Baseline | None] | None = None  # names resolved on demand
 
     def default_baseline(self) -> str:
-        return self.default() if callable(self.default) else self.default
+        return self.default_choice()[0]
+
+    def default_choice(self) -> tuple[str, str]:
+        """The default baseline here and why: ``(name, reason)``."""
+        if not callable(self.default):
+            return self.default, f"the {self.name} default on every machine"
+        chosen = self.default()
+        return chosen if isinstance(chosen, tuple) else (chosen, "chosen for this machine")
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,11 @@ class Baseline:
     requires: tuple[str, ...] = ()  # modules it imports when it runs: ("torch", "timm")
     extra: str | None = None  # the pip extra of harness that installs them: "vision"
     complexity: ComplexityFn | None = field(default=None, compare=False)  # for the 1-SE rule
+    #: ``load_size(competition, settings, --image-size) -> side``: the image tensors to load
+    #: when the network's input side is not the side loaded (None: ``--image-size`` itself).
+    load_size: Callable[[Competition, Any, int | None], int | None] | None = field(
+        default=None, compare=False
+    )
 
     def missing(self) -> list[str]:
         """The modules in ``requires`` that this environment cannot import."""
@@ -129,6 +143,7 @@ def declare(
     requires: tuple[str, ...] = (),
     extra: str | None = None,
     complexity: ComplexityFn | None = None,
+    load_size: Callable[[Competition, Any, int | None], int | None] | None = None,
 ) -> Baseline:
     """A :class:`Baseline` declared in ``module`` (``baselines.<kind>.<file>``): its kind and
     tasks are the folder's, its source the module's file."""
@@ -148,6 +163,7 @@ def declare(
         requires=requires,
         extra=extra,
         complexity=complexity,
+        load_size=load_size,
     )
 
 
@@ -222,6 +238,14 @@ def baselines() -> dict[tuple[str, str], Baseline]:
 def for_competition(comp: Competition) -> dict[str, Baseline]:
     """The baselines that can enter ``comp``, by name."""
     return {b.name: b for b in baselines().values() if comp.task in b.tasks}
+
+
+def default_for(comp: Competition) -> tuple[str, str] | None:
+    """``comp``'s default baseline on this machine and why (None: no kind serves it)."""
+    for kind in kinds().values():
+        if comp.task in kind.tasks:
+            return kind.default_choice()
+    return None
 
 
 def get_baseline(comp: Competition, name: str | None = None) -> Baseline:

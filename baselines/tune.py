@@ -205,7 +205,10 @@ def _scorer(
     from harness.data.loading import load
 
     baseline, overrides, options = _resolve(comp, settings, model, overrides, options)
-    data = load_data(baseline, comp, load(comp, settings, size=options.get("image_size")))
+    size = options.get("image_size")
+    if baseline.load_size is not None:
+        size = baseline.load_size(comp, settings, size)
+    data = load_data(baseline, comp, load(comp, settings, size=size))
     scorer = scheme(
         baseline,
         comp,

@@ -1116,8 +1116,9 @@ def baselines_command() -> None:
 
     from baselines import baselines, install_hint, kinds
 
-    defaults = {(kind.name, kind.default_baseline()) for kind in kinds().values()}
-    table = Table("baseline", "kind", "tasks", "what", "default", "installed")
+    chosen = {kind.name: kind.default_choice() for kind in kinds().values()}
+    defaults = {(kind, name) for kind, (name, _) in chosen.items()}
+    table = Table("baseline", "kind", "tasks", "what", "default here", "installed")
     to_install: dict[str, list[str]] = {}  # pip command -> the baselines it makes usable
     for (kind, name), b in sorted(baselines().items()):
         tasks = ", ".join(sorted(t.value for t in b.tasks))
@@ -1130,6 +1131,8 @@ def baselines_command() -> None:
         table.add_row(*(escape(cell) for cell in cells))
     console = _console()
     console.print(table)
+    for kind, (name, why) in sorted(chosen.items()):
+        console.print(escape(f"{kind} default on this machine: {name} ({why})"))
     for command, names in to_install.items():
         console.print(escape(f"{', '.join(names)}: {command}"))
 

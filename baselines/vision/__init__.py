@@ -18,6 +18,17 @@ def find(name: str) -> Baseline | None:
     return find(name)
 
 
-KIND = Kind("vision", TASKS, load_data, default="airnet", find=find)
+def default() -> tuple[str, str]:
+    """The image default for the device it will run on: AirNet (the GPU recipe) where torch
+    sees a CUDA GPU, else the frozen pretrained features + logistic regression (minutes on a
+    laptop's CPU, where AirNet's recipe takes most of an hour)."""
+    from baselines.cpu import cuda_here
+
+    if cuda_here():
+        return "airnet", "a CUDA GPU is visible: the GPU recipe"
+    return "lite0-lr", "no CUDA GPU here: the CPU recipe (frozen ImageNet features)"
+
+
+KIND = Kind("vision", TASKS, load_data, default=default, find=find)
 
 __all__ = ["KIND", "ImageModel", "image_baseline", "load_data"]

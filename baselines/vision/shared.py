@@ -112,6 +112,7 @@ class ImageModel:
         self.model_, self.train_seconds = trained.model, trained.seconds
         self.chunk_ = trained.eval_chunk
         self.record = {
+            **getattr(trained.model, "record", {}),  # a pretrained net's weight file
             "precision": trained.precision,
             "micro_batch": trained.micro_batch,
             "eval_chunk": trained.eval_chunk,

@@ -316,3 +316,16 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
     with open(tmp, "wb") as f:
         np.save(f, np.ascontiguousarray(array))
     tmp.replace(path)
+
+
+def natural_size(public: Path, ext: str) -> int | None:
+    """The larger side of the first training image as published (None without image files,
+    as pixel tables have): what a resize up to some size would only interpolate."""
+    from PIL import Image
+
+    folder = public / "train"
+    first = next(iter(sorted(folder.glob(f"*{ext}"), key=lambda p: int(p.stem))), None)
+    if first is None:
+        return None
+    with Image.open(first) as img:
+        return max(img.size)
