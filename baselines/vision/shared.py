@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 TASKS = frozenset({Task.IMAGE_CLASSIFICATION})
 HOLDOUT = 0.1  # of public train, for validation while tuning (never the local test)
 CALIBRATION = 0.1  # of what a model is fitted on, for its temperature (log-loss metrics)
-OPTIONS = frozenset({"device", "checkpoint", "compile", "image_size", "progress"})
+OPTIONS = frozenset({"device", "checkpoint", "compile", "image_size", "progress", "minutes"})
+_FITTED = [0]  # training runs started in this process: the first one's budget counts start-up
 
 #: ``make_net(classes, sample, checkpoint) -> torch.nn.Module``; ``sample`` is a few thousand
 #: training images (uint8 N×H×W×C) for data-dependent initialisation.
@@ -67,6 +68,7 @@ class ImageModel:
         calibrate: bool = False,
         seed: int = 0,
         progress: Callable[[str], None] | None = None,
+        minutes: float | None = None,
     ) -> None:
         from baselines.vision.engine import device_of
 
@@ -78,6 +80,8 @@ class ImageModel:
         self.train_seconds = 0.0
         self.chunk_ = 1000
         self.record: dict[str, Any] = {}  # how the run went: logged with its trial
+        self.minutes = minutes  # the run's time budget (None: the recipe's epochs)
+        self.will_predict = 0  # images the caller predicts after fit (set by the scheme)
 
     def fit(
         self,
@@ -97,6 +101,16 @@ class ImageModel:
         rng = np.random.default_rng(self.seed)
         sample = np.asarray(x[np.sort(rng.choice(rows, min(len(rows), 5000), replace=False))])
         net = self.make_net(self.classes, sample, self.checkpoint)
+        budget: dict[str, Any] = {}
+        if self.minutes is not None:
+            from baselines.vision.engine.budget import process_age
+
+            budget = {
+                "budget": self.minutes * 60,
+                "spent": process_age() if _FITTED[0] == 0 else 0.0,  # start-up, the first time
+                "final_images": self.will_predict + (0 if held is None else len(held)),
+            }
+        _FITTED[0] += 1
         trained = engine.train(
             net,
             x,
@@ -108,6 +122,7 @@ class ImageModel:
             valid_rows=valid,
             report=report,
             progress=self.progress,
+            **budget,
         )
         self.model_, self.train_seconds = trained.model, trained.seconds
         self.chunk_ = trained.eval_chunk
@@ -117,6 +132,14 @@ class ImageModel:
             "micro_batch": trained.micro_batch,
             "eval_chunk": trained.eval_chunk,
         }
+        if trained.plan is not None:  # what the run did with its --minutes
+            self.record |= {
+                "minutes": self.minutes,
+                "budget_epochs": round(trained.plan.epochs, 3),
+                "budget_steps": trained.plan.total_steps,
+                "budget_step_s": round(trained.plan.step_seconds, 4),
+                "budget_start_s": round(budget["spent"], 1),
+            }
         if held is not None:
             logits = engine.predict_logits(
                 self.model_, x, self.recipe, device=self.device, rows=held, batch_size=self.chunk_
@@ -165,6 +188,7 @@ def image_baseline(
         compile: bool | None = None,
         image_size: int | None = None,  # used when loading, not here
         progress: Callable[[str], None] | None = None,
+        minutes: float | None = None,
     ) -> ImageModel:
         recipe = make_recipe(params)
         use_compile = recipe.compile if compile is None else compile
@@ -177,6 +201,7 @@ def image_baseline(
             calibrate=not _needs_labels(comp),
             seed=seed,
             progress=progress,
+            minutes=minutes,
         )
 
     return declare(

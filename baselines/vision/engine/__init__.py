@@ -25,8 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from baselines.vision.engine.budget import plan as budget_plan
 from harness.errors import HarnessError
 
+#: Steps timed before a time budget lays out the schedule (after one untimed first step).
+WARMUP_STEPS = 3
 #: Per-channel statistics of the CIFAR-10 train set; close enough for natural photos too.
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2470, 0.2435, 0.2616)
@@ -192,6 +195,7 @@ class Trained:
     micro_batch: int = 0  # images per forward pass (the batch when it fits whole)
     eval_chunk: int = 1000  # images per evaluation pass
     precision: str = "fp32"  # "bf16" (autocast) or "fp32"
+    plan: Any = None  # the budget's plan (engine.budget.Plan) of a run given --minutes
 
 
 def train(
@@ -206,9 +210,17 @@ def train(
     valid_rows: np.ndarray | None = None,
     report: Report | None = None,
     progress: Callable[[str], None] | None = None,
+    budget: float | None = None,
+    spent: float = 0.0,
+    final_images: int = 0,
 ) -> Trained:
     """Train ``model`` on ``x[rows]`` (all rows by default); evaluate on ``x[valid_rows]`` every
-    ``recipe.eval_every`` epochs and hand the probabilities to ``report``."""
+    ``recipe.eval_every`` epochs and hand the probabilities to ``report``.
+
+    ``budget``: seconds for the whole run, ``spent`` of them gone before training (start-up),
+    ``final_images`` to predict after it: the schedule's length is then set after a warm-up of
+    :data:`WARMUP_STEPS` steps (:mod:`baselines.vision.engine.budget`), not by
+    ``recipe.epochs``."""
     import torch
     import torch.nn.functional as F
 
@@ -243,7 +255,14 @@ def train(
     started = time.perf_counter()
     step = 0
     epochs_run = 0
-    for epoch in range(epochs):
+    timed_from: float | None = None  # after the first step (one-off costs), for a budget
+    planned: Any = None
+    if budget is not None:
+        total_steps, epochs = 10**9, 10**9  # until the warm-up has measured a step
+    views = {0: 1, 1: 2}.get(recipe.tta, 6)
+    for epoch in range(10**9):
+        if epoch >= epochs:
+            break
         model.train()
         perm = train_rows[torch.randperm(n, device=device, generator=generator)]
         for i in range(steps_per_epoch):
@@ -267,6 +286,29 @@ def train(
             if ema is not None:
                 ema.update_parameters(model)
             step += 1
+            if budget is not None and step == 1:
+                timed_from = time.perf_counter()
+            if budget is not None and planned is None and step == WARMUP_STEPS + 1:
+                assert timed_from is not None
+                planned = budget_plan(
+                    budget=budget,
+                    elapsed=spent + time.perf_counter() - started,
+                    steps_done=step,
+                    step_seconds=(time.perf_counter() - timed_from) / WARMUP_STEPS,
+                    batch=batch_size,
+                    steps_per_epoch=steps_per_epoch,
+                    eval_images=0 if valid_rows is None or report is None else len(valid_rows),
+                    eval_every=recipe.eval_every,
+                    final_images=final_images,
+                    views=views,
+                )
+                total_steps = planned.total_steps
+                epochs = math.ceil(total_steps / steps_per_epoch)
+                if progress is not None:
+                    progress(
+                        f"{budget / 60:.1f} min: {planned.epochs:.2f} epochs "
+                        f"({planned.step_seconds:.2f} s a step)"
+                    )
         epochs_run = epoch + 1
         last = step >= total_steps
         if (
@@ -288,7 +330,9 @@ def train(
     if cuda:
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - started
-    return Trained(final, recipe, device, seconds, epochs_run, 1.0, micro, chunk, chosen)
+    trained = Trained(final, recipe, device, seconds, epochs_run, 1.0, micro, chunk, chosen)
+    trained.plan = planned
+    return trained
 
 
 def predict_proba(

@@ -1,0 +1,78 @@
+"""A time budget for an epoch-based run (``--minutes N``): the schedule's length is set from a
+measured warm-up so that training, its evaluations and the test-time-augmented predictions
+end within the budget.
+
+After a few warm-up steps the engine knows what a step costs, and so what an image's forward
+pass costs (a training step is a forward and a backward pass, about three forwards). What is
+left of the budget, less the predictions still to make, buys the remaining steps; the one-cycle
+schedule is then laid out over that many steps (the warm-up steps ran at its first, lowest
+rates either way).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+#: A training step costs about this many forward passes of the same images.
+STEP_FORWARDS = 3.0
+#: Seconds kept for writing the submission and its MLflow run after the predictions.
+SUBMIT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    total_steps: int  # the schedule's length
+    epochs: float  # total_steps in epochs
+    step_seconds: float  # measured in the warm-up
+    predict_seconds: float  # what the evaluations and final predictions are expected to take
+    budget_seconds: float  # what the run had, from its start
+
+
+def plan(
+    *,
+    budget: float,
+    elapsed: float,
+    steps_done: int,
+    step_seconds: float,
+    batch: int,
+    steps_per_epoch: int,
+    eval_images: int,
+    eval_every: int,
+    final_images: int,
+    views: int,
+) -> Plan:
+    """How many steps fit: ``budget`` seconds in all, ``elapsed`` of them spent (start-up and
+    warm-up), ``steps_done`` steps run at ``step_seconds`` each; every ``eval_every`` epochs an
+    evaluation of ``eval_images`` images, and ``final_images`` predicted at the end, each image
+    of them in ``views`` test-time views."""
+    forward = step_seconds / max(1, batch) / STEP_FORWARDS  # one image, one view
+    per_epoch_eval = eval_images * views * forward / max(1, eval_every)
+    final = final_images * views * forward + SUBMIT_SECONDS
+    per_step = step_seconds + per_epoch_eval / max(1, steps_per_epoch)
+    left = budget - elapsed - final
+    total = steps_done + max(0, math.floor(left / per_step)) if per_step > 0 else steps_done
+    total = max(total, steps_done, 1)
+    evaluations = math.ceil(total / steps_per_epoch / max(1, eval_every))
+    return Plan(
+        total_steps=total,
+        epochs=total / steps_per_epoch,
+        step_seconds=step_seconds,
+        predict_seconds=final + evaluations * eval_images * views * forward,
+        budget_seconds=budget,
+    )
+
+
+def process_age() -> float:
+    """Seconds since this process started (its start-up counts against a budget); 0 off
+    Linux."""
+    import os
+
+    try:
+        with open("/proc/self/stat", encoding="ascii") as f:
+            start_ticks = int(f.read().rpartition(")")[2].split()[19])
+        with open("/proc/uptime", encoding="ascii") as f:
+            uptime = float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
