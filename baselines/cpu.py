@@ -156,9 +156,9 @@ def precision(device: str, flags: frozenset[str] | None = None) -> str:
 
 def cuda_here() -> bool:
     """Whether torch is installed and sees a CUDA GPU (False without torch: no import error)."""
-    import importlib.util
+    from baselines import importable
 
-    if importlib.util.find_spec("torch") is None:
+    if not importable("torch"):
         return False
     import torch
 

@@ -31,6 +31,7 @@ import numpy as np
 from baselines import Baseline
 from baselines.cpu import CpuShare, limit_threads
 from baselines.data import Data, from_proba, is_classification, predict, split_rows, take, truth
+from baselines.tracking import RECORD
 from harness.competition import Competition
 
 if TYPE_CHECKING:
@@ -44,9 +45,6 @@ REPEATS = 3  # 3 × 5 folds on small data: 15 fits a trial
 #: The check of a study's pick against the defaults (:meth:`KFold.confirmed`) runs on fresh
 #: shuffles of the same folds, as many as the study's, seeded ``seed + CONFIRM_SEED``.
 CONFIRM_SEED = 1_000
-#: The prefix of a trial's user attributes that say how its model ran (weight file and sha256,
-#: precision, micro-batch, time budget): logged as MLflow params of its run and its entry.
-RECORD = "record."
 
 
 def repeats_for(rows: int) -> int:

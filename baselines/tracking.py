@@ -42,6 +42,11 @@ class Progress:
     threads: int = 1  # the threads this trial could use
 
 
+#: The prefix of a trial's user attributes that say how its model ran (weight file and sha256,
+#: precision, micro-batch, time budget): logged as MLflow params of its run and its entry.
+RECORD = "record."
+
+
 def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
     """The best COMPLETE trial (a pruned trial's partial value never counts), or None."""
     import optuna
@@ -193,9 +198,7 @@ class TrialTracker:
 
 
 def recorded(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
-    """How the trial's model ran (:data:`baselines.schemes.RECORD` attributes), by name."""
-    from baselines.schemes import RECORD
-
+    """How the trial's model ran (:data:`RECORD` attributes), by name."""
     return {k[len(RECORD) :]: v for k, v in trial.user_attrs.items() if k.startswith(RECORD)}
 
 
