@@ -78,19 +78,19 @@ class Kind:
     name: str  # the folder: "tabular", "text", "vision"
     tasks: frozenset[Task]
     load_data: Callable[[Competition, Any], Data]  # (competition, harness.load's data) -> Data
-    #: the baseline without --model, or a choice by machine: ``() -> name`` or
-    #: ``() -> (name, why)`` (why it applies on this machine, for `harness baselines`)
-    default: str | Callable[[], str | tuple[str, str]]
+    #: the baseline without --model, or a choice by machine (and competition, when one is
+    #: given): ``(competition | None) -> name`` or ``-> (name, why)``, why it applies here
+    default: str | Callable[[Competition | None], str | tuple[str, str]]
     find: Callable[[str], Baseline | None] | None = None  # names resolved on demand
 
-    def default_baseline(self) -> str:
-        return self.default_choice()[0]
+    def default_baseline(self, comp: Competition | None = None) -> str:
+        return self.default_choice(comp)[0]
 
-    def default_choice(self) -> tuple[str, str]:
-        """The default baseline here and why: ``(name, reason)``."""
+    def default_choice(self, comp: Competition | None = None) -> tuple[str, str]:
+        """The default baseline here (for ``comp``, if given) and why: ``(name, reason)``."""
         if not callable(self.default):
             return self.default, f"the {self.name} default on every machine"
-        chosen = self.default()
+        chosen = self.default(comp)
         return chosen if isinstance(chosen, tuple) else (chosen, "chosen for this machine")
 
 
@@ -244,7 +244,7 @@ def default_for(comp: Competition) -> tuple[str, str] | None:
     """``comp``'s default baseline on this machine and why (None: no kind serves it)."""
     for kind in kinds().values():
         if comp.task in kind.tasks:
-            return kind.default_choice()
+            return kind.default_choice(comp)
     return None
 
 
@@ -254,7 +254,7 @@ def get_baseline(comp: Competition, name: str | None = None) -> Baseline:
     if not usable:
         raise HarnessError(f"no baseline for {comp.task.value} competitions like '{comp.id}' yet")
     if name is None:
-        name = next(k.default_baseline() for k in kinds().values() if comp.task in k.tasks)
+        name = next(k.default_baseline(comp) for k in kinds().values() if comp.task in k.tasks)
     if name not in usable:
         for kind in kinds().values():
             found = kind.find(name) if kind.find is not None else None

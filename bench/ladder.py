@@ -89,7 +89,7 @@ def main() -> None:
     parser.add_argument("--md", help="also write the table as Markdown")
     args = parser.parse_args()
     home = Path(args.home).resolve()
-    chosen = args.only.split(",") if args.only else list(LADDER)
+    chosen = [c for c in args.only.split(",") if c] if args.only is not None else list(LADDER)
     runs: list[tuple[str, list[str]]] = [(c, []) for c in chosen]
     for extra in args.extra:
         competition, _, flags = extra.partition(":")

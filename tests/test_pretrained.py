@@ -96,6 +96,12 @@ def test_the_image_default_follows_the_device(monkeypatch: pytest.MonkeyPatch) -
     name, why = kind_of("vision").default_choice()
     assert name == "airnet" and "CUDA GPU" in why
     assert kind_of("tabular").default_choice()[0] == kind_of("tabular").default
+    from harness.registry import get_competition
+
+    for glyphs in ("digits", "digit-recognizer"):  # any machine: the small CNN
+        assert kind_of("vision").default_choice(get_competition(glyphs))[0] == "cnn"
+    monkeypatch.setattr(cpu, "cuda_here", lambda: False)
+    assert kind_of("vision").default_choice(get_competition("cifar10"))[0] == "lite0-lr"
 
 
 def test_the_input_side_by_published_size() -> None:

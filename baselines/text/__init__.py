@@ -33,7 +33,7 @@ def load_data(comp: Competition, tables: Tables) -> Data:
     )
 
 
-def default() -> tuple[str, str]:
+def default(comp: Competition | None = None) -> tuple[str, str]:
     """The best sentiment model this machine can run: the NB-SVM + MiniLM ensemble where a CUDA
     GPU and the MiniLM weights are there, else NB-SVM (CPU, a couple of minutes)."""
     from baselines import importable

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from baselines import Baseline, Kind
 from baselines.vision.shared import TASKS, ImageModel, image_baseline, load_data
+from harness.competition import Competition
 
 
 def find(name: str) -> Baseline | None:
@@ -18,12 +19,19 @@ def find(name: str) -> Baseline | None:
     return find(name)
 
 
-def default() -> tuple[str, str]:
+#: Images this small are glyphs (handwritten digits), which ImageNet features do not describe:
+#: the small CNN learns them in seconds on any CPU.
+GLYPHS = 28
+
+
+def default(comp: Competition | None = None) -> tuple[str, str]:
     """The image default for the device it will run on: AirNet (the GPU recipe) where torch
     sees a CUDA GPU, else the frozen pretrained features + logistic regression (minutes on a
-    laptop's CPU, where AirNet's recipe takes most of an hour)."""
+    laptop's CPU, where AirNet's recipe takes most of an hour); the small CNN for glyphs."""
     from baselines.cpu import cuda_here
 
+    if comp is not None and comp.images is not None and comp.images.size <= GLYPHS:
+        return "cnn", f"images of {comp.images.size} px or less: the small CNN, any machine"
     if cuda_here():
         return "airnet", "a CUDA GPU is visible: the GPU recipe"
     return "lite0-lr", "no CUDA GPU here: the CPU recipe (frozen ImageNet features)"
