@@ -288,13 +288,15 @@ def train(
             step += 1
             if budget is not None and step == 1:
                 timed_from = time.perf_counter()
-            if budget is not None and planned is None and step == WARMUP_STEPS + 1:
+            # re-planned after each warm-up step: a step that takes a large part of the
+            # budget must not wait for the warm-up to end
+            if budget is not None and 2 <= step <= WARMUP_STEPS + 1:
                 assert timed_from is not None
                 planned = budget_plan(
                     budget=budget,
                     elapsed=spent + time.perf_counter() - started,
                     steps_done=step,
-                    step_seconds=(time.perf_counter() - timed_from) / WARMUP_STEPS,
+                    step_seconds=(time.perf_counter() - timed_from) / (step - 1),
                     batch=batch_size,
                     steps_per_epoch=steps_per_epoch,
                     eval_images=0 if valid_rows is None or report is None else len(valid_rows),
@@ -304,7 +306,7 @@ def train(
                 )
                 total_steps = planned.total_steps
                 epochs = math.ceil(total_steps / steps_per_epoch)
-                if progress is not None:
+                if progress is not None and step == WARMUP_STEPS + 1:
                     progress(
                         f"{budget / 60:.1f} min: {planned.epochs:.2f} epochs "
                         f"({planned.step_seconds:.2f} s a step)"
