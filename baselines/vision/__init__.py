@@ -34,7 +34,7 @@ def default(comp: Competition | None = None) -> tuple[str, str]:
         return "cnn", f"images of {comp.images.size} px or less: the small CNN, any machine"
     if cuda_here():
         return "airnet", "a CUDA GPU is visible: the GPU recipe"
-    return "lite0-lr", "no CUDA GPU here: the CPU recipe (frozen ImageNet features)"
+    return "lite0-lr", "no CUDA GPU here: the CPU recipe, frozen ImageNet features"
 
 
 KIND = Kind("vision", TASKS, load_data, default=default, find=find)
