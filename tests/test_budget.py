@@ -106,3 +106,23 @@ def test_a_budgeted_baseline_records_what_it_did(
     assert float(params["budget_epochs"]) > 0 and int(params["budget_steps"]) >= 4
     assert float(params["budget_step_s"]) > 0
     assert params["precision"] in ("bf16", "fp32") and int(params["micro_batch"]) == 16
+
+
+def test_test_time_views_shrink_to_fit_the_budget() -> None:
+    from baselines.vision.engine.budget import tta_within
+
+    # 15,000 images at 3 ms a view: 6 views 270 s, 2 views 90 s, 1 view 45 s
+    assert tta_within(1200, 15_000, 0.003, asked=2) == 2  # 270 ≤ 300
+    assert tta_within(600, 15_000, 0.003, asked=2) == 1  # 90 ≤ 150 < 270
+    assert tta_within(100, 15_000, 0.003, asked=2) == 0  # even one view is over: plain
+    assert tta_within(1200, 15_000, 0.003, asked=1) == 1  # never more than asked
+
+
+def test_a_measured_forward_pass_replaces_the_guess() -> None:
+    common = dict(budget=600, elapsed=0, steps_done=2, step_seconds=30.0, batch=1024,
+                  steps_per_epoch=48, eval_images=0, eval_every=1, final_images=15_000,
+                  views=6)  # fmt: skip
+    guessed = plan(**common)  # 30 / 1024 / 3 ≈ 9.8 ms a view: 879 s of predictions
+    measured = plan(**common, forward_seconds=0.0033)  # 297 s
+    assert guessed.total_steps == 2
+    assert measured.total_steps == 2 + int((600 - 15_000 * 6 * 0.0033 - SUBMIT_SECONDS) // 30)

@@ -125,6 +125,7 @@ class ImageModel:
             **budget,
         )
         self.model_, self.train_seconds = trained.model, trained.seconds
+        self.recipe = trained.recipe  # a time budget may have lowered its test-time views
         self.chunk_ = trained.eval_chunk
         self.record = {
             **getattr(trained.model, "record", {}),  # a pretrained net's weight file
@@ -139,6 +140,7 @@ class ImageModel:
                 "budget_steps": trained.plan.total_steps,
                 "budget_step_s": round(trained.plan.step_seconds, 4),
                 "budget_start_s": round(budget["spent"], 1),
+                "budget_tta": trained.recipe.tta,
             }
         if held is not None:
             logits = engine.predict_logits(

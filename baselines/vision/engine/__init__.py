@@ -20,11 +20,12 @@ import math
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from baselines.vision.engine.budget import VIEWS, tta_within
 from baselines.vision.engine.budget import plan as budget_plan
 from harness.errors import HarnessError
 
@@ -256,6 +257,7 @@ def train(
     step = 0
     epochs_run = 0
     timed_from: float | None = None  # after the first step (one-off costs), for a budget
+    forward = 0.0  # seconds of one image's forward pass, measured for a budget
     planned: Any = None
     if budget is not None:
         total_steps, epochs = 10**9, 10**9  # until the warm-up has measured a step
@@ -287,6 +289,13 @@ def train(
                 ema.update_parameters(model)
             step += 1
             if budget is not None and step == 1:
+                forward = _time_forward(model, images, train_rows, recipe, cast, chunk)
+                level = tta_within(budget, final_images, forward, recipe.tta)
+                if level != recipe.tta:  # predictions that would eat the training time
+                    recipe = replace(recipe, tta=level)
+                    views = VIEWS[level]
+                    if progress is not None:
+                        progress(f"test-time augmentation {level} to fit {budget / 60:.1f} min")
                 timed_from = time.perf_counter()
             # re-planned after each warm-up step: a step that takes a large part of the
             # budget must not wait for the warm-up to end
@@ -303,6 +312,7 @@ def train(
                     eval_every=recipe.eval_every,
                     final_images=final_images,
                     views=views,
+                    forward_seconds=forward,
                 )
                 total_steps = planned.total_steps
                 epochs = math.ceil(total_steps / steps_per_epoch)
@@ -335,6 +345,23 @@ def train(
     trained = Trained(final, recipe, device, seconds, epochs_run, 1.0, micro, chunk, chosen)
     trained.plan = planned
     return trained
+
+
+def _time_forward(
+    model: Any, images: Any, rows: Any, recipe: Recipe, cast: Any, chunk: int
+) -> float:
+    """Seconds of one image's forward pass in evaluation, timed on a chunk of training rows."""
+    import torch
+
+    index = rows[: max(1, min(chunk, 256, len(rows)))]
+    model.eval()
+    with torch.no_grad(), cast:
+        inputs = normalise(images[index], torch.float32)
+        started = time.perf_counter()
+        model(inputs)
+        seconds = time.perf_counter() - started
+    model.train()
+    return seconds / len(index)
 
 
 def predict_proba(

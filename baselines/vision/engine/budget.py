@@ -41,12 +41,14 @@ def plan(
     eval_every: int,
     final_images: int,
     views: int,
+    forward_seconds: float | None = None,
 ) -> Plan:
     """How many steps fit: ``budget`` seconds in all, ``elapsed`` of them spent (start-up and
     warm-up), ``steps_done`` steps run at ``step_seconds`` each; every ``eval_every`` epochs an
     evaluation of ``eval_images`` images, and ``final_images`` predicted at the end, each image
-    of them in ``views`` test-time views."""
-    forward = step_seconds / max(1, batch) / STEP_FORWARDS  # one image, one view
+    of them in ``views`` test-time views (``forward_seconds`` each, when measured)."""
+    # one image, one view: measured, else guessed from the step
+    forward = forward_seconds or step_seconds / max(1, batch) / STEP_FORWARDS
     per_epoch_eval = eval_images * views * forward / max(1, eval_every)
     final = final_images * views * forward + SUBMIT_SECONDS
     per_step = step_seconds + per_epoch_eval / max(1, steps_per_epoch)
@@ -76,3 +78,18 @@ def process_age() -> float:
     except (OSError, ValueError, IndexError):
         return 0.0
     return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+
+
+#: Test-time views of each ``tta`` level of :class:`~baselines.vision.engine.Recipe`.
+VIEWS = {0: 1, 1: 2, 2: 6}
+#: The most of a budget the final test-time-augmented predictions may take.
+PREDICT_SHARE = 0.25
+
+
+def tta_within(budget: float, images: int, forward_seconds: float, asked: int) -> int:
+    """The richest test-time augmentation, at most ``asked``, whose predictions of ``images``
+    take at most :data:`PREDICT_SHARE` of ``budget`` (0, plain predictions, at worst)."""
+    for level in sorted((t for t in VIEWS if t <= asked), reverse=True):
+        if images * VIEWS[level] * forward_seconds <= PREDICT_SHARE * budget:
+            return level
+    return 0
