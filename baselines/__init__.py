@@ -77,11 +77,20 @@ class Kind:
     name: str  # the folder: "tabular", "text", "vision"
     tasks: frozenset[Task]
     load_data: Callable[[Competition, Any], Data]  # (competition, harness.load's data) -> Data
-    default: str | Callable[[], str]  # the baseline without --model (or a choice by machine)
+    #: the baseline without --model, or a choice by machine (and competition, when one is
+    #: given): ``(competition | None) -> name`` or ``-> (name, why)``, why it applies here
+    default: str | Callable[[Competition | None], str | tuple[str, str]]
     find: Callable[[str], Baseline | None] | None = None  # names resolved on demand
 
-    def default_baseline(self) -> str:
-        return self.default() if callable(self.default) else self.default
+    def default_baseline(self, comp: Competition | None = None) -> str:
+        return self.default_choice(comp)[0]
+
+    def default_choice(self, comp: Competition | None = None) -> tuple[str, str]:
+        """The default baseline here (for ``comp``, if given) and why: ``(name, reason)``."""
+        if not callable(self.default):
+            return self.default, f"the {self.name} default on every machine"
+        chosen = self.default(comp)
+        return chosen if isinstance(chosen, tuple) else (chosen, "chosen for this machine")
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,11 @@ class Baseline:
     requires: tuple[str, ...] = ()  # modules it imports when it runs: ("torch", "timm")
     extra: str | None = None  # the pip extra of harness that installs them: "vision"
     complexity: ComplexityFn | None = field(default=None, compare=False)  # for the 1-SE rule
+    #: ``load_size(competition, settings, --image-size) -> side``: the image tensors to load
+    #: when the network's input side is not the side loaded (None: ``--image-size`` itself).
+    load_size: Callable[[Competition, Any, int | None], int | None] | None = field(
+        default=None, compare=False
+    )
 
     def missing(self) -> list[str]:
         """The modules in ``requires`` that this environment cannot import."""
@@ -128,6 +142,7 @@ def declare(
     requires: tuple[str, ...] = (),
     extra: str | None = None,
     complexity: ComplexityFn | None = None,
+    load_size: Callable[[Competition, Any, int | None], int | None] | None = None,
 ) -> Baseline:
     """A :class:`Baseline` declared in ``module`` (``baselines.<kind>.<file>``): its kind and
     tasks are the folder's, its source the module's file."""
@@ -147,6 +162,7 @@ def declare(
         requires=requires,
         extra=extra,
         complexity=complexity,
+        load_size=load_size,
     )
 
 
@@ -223,13 +239,21 @@ def for_competition(comp: Competition) -> dict[str, Baseline]:
     return {b.name: b for b in baselines().values() if comp.task in b.tasks}
 
 
+def default_for(comp: Competition) -> tuple[str, str] | None:
+    """``comp``'s default baseline on this machine and why (None: no kind serves it)."""
+    for kind in kinds().values():
+        if comp.task in kind.tasks:
+            return kind.default_choice(comp)
+    return None
+
+
 def get_baseline(comp: Competition, name: str | None = None) -> Baseline:
     """The baseline called ``name`` for ``comp`` (default: its kind's default)."""
     usable = for_competition(comp)
     if not usable:
         raise HarnessError(f"no baseline for {comp.task.value} competitions like '{comp.id}' yet")
     if name is None:
-        name = next(k.default_baseline() for k in kinds().values() if comp.task in k.tasks)
+        name = next(k.default_baseline(comp) for k in kinds().values() if comp.task in k.tasks)
     if name not in usable:
         for kind in kinds().values():
             found = kind.find(name) if kind.find is not None else None

@@ -38,6 +38,7 @@ from harness.baselines.data import (
     take,
     truth,
 )
+from harness.baselines.tracking import RECORD
 
 from harness.competition import Competition
 
@@ -306,6 +307,8 @@ class HeldOut(Scheme):
                 raise optuna.TrialPruned()
 
         estimator = self.build(params)
+        if hasattr(estimator, "will_predict"):  # a time budget keeps room for these
+            estimator.will_predict = len(valid_rows) + len(data.x_test)
         estimator.fit(data.x_train, data.y_train, rows=train_rows, valid=valid_rows, report=report)
         # by rows of the whole array: a copy would be uploaded to the device again every trial
         proba = estimator.predict_proba(data.x_train, rows=valid_rows)
@@ -313,6 +316,8 @@ class HeldOut(Scheme):
         trial.set_user_attr("cv_std", 0.0)
         trial.set_user_attr("cv_se", 0.0)
         trial.set_user_attr("train_seconds", float(getattr(estimator, "train_seconds", 0.0)))
+        for key, value in getattr(estimator, "record", {}).items():  # weights, precision, batch
+            trial.set_user_attr(f"{RECORD}{key}", value)
         with self._lock:
             if self.leader is None or comp.metric.is_better(score, self.leader[1]):
                 self.leader = (trial.number, score)  # only the leader's predictions are kept

@@ -43,6 +43,11 @@ class Progress:
     threads: int = 1  # the threads this trial could use
 
 
+#: The prefix of a trial's user attributes that say how its model ran (weight file and sha256,
+#: precision, micro-batch, time budget): logged as MLflow params of its run and its entry.
+RECORD = "record."
+
+
 def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
     """The best COMPLETE trial (a pruned trial's partial value never counts), or None."""
     import optuna
@@ -150,7 +155,7 @@ class TrialTracker:
             self.comp,
             self.parent,
             name=f"trial {trial.number}",
-            params={**trial.params, **self.overrides},
+            params={**trial.params, **self.overrides, **recorded(trial)},
             metrics=metrics,
             tags=tags,
             start_ms=int(start * 1000),
@@ -191,6 +196,11 @@ class TrialTracker:
 
     def _pruned_at(self, trial: optuna.trial.FrozenTrial) -> str | None:
         return None if trial.last_step is None else self.describe_step(trial.last_step)
+
+
+def recorded(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """How the trial's model ran (:data:`RECORD` attributes), by name."""
+    return {k[len(RECORD) :]: v for k, v in trial.user_attrs.items() if k.startswith(RECORD)}
 
 
 def _finished(study: optuna.Study) -> int:

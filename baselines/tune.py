@@ -204,7 +204,10 @@ def _scorer(
     from harness.data.loading import load
 
     baseline, overrides, options = _resolve(comp, settings, model, overrides, options)
-    data = load_data(baseline, comp, load(comp, settings, size=options.get("image_size")))
+    size = options.get("image_size")
+    if baseline.load_size is not None:
+        size = baseline.load_size(comp, settings, size)
+    data = load_data(baseline, comp, load(comp, settings, size=size))
     scorer = scheme(
         baseline,
         comp,
@@ -568,7 +571,7 @@ def _submit(
         message=f"{baseline.name}: CV {score:.5f} ± {se:.5f} SE ({what})",
         participant=participant(baseline, study, fixed=fixed),
         kind="baseline",
-        params=params,
+        params={**params, **track.recorded(best)},
         metrics={
             "cv_score": score,
             "cv_std": float(best.user_attrs.get("cv_std", 0.0)),

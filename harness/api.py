@@ -85,13 +85,17 @@ def prepare(
 
 def describe(competition: str, *, home: str | os.PathLike[str] | None = None) -> str:
     """The competition's description (with file sizes once it is prepared)."""
+    from harness.baselines import default_for
     from harness.data.preparation import DESCRIPTION, describe, is_prepared
     from harness.registry import get_competition
 
     comp, settings = get_competition(competition), Settings.resolve(home)
+    here = default_for(comp)
+    line = "" if here is None else f"\nBaseline on this machine: `{here[0]}` ({here[1]}).\n"
     if is_prepared(comp, settings):
-        return (settings.public_dir(comp.id) / DESCRIPTION).read_text(encoding="utf-8")
-    return describe(comp) + f"\nNot prepared yet: run `harness prepare {comp.id}`.\n"
+        text = (settings.public_dir(comp.id) / DESCRIPTION).read_text(encoding="utf-8")
+        return text + line
+    return describe(comp) + line + f"\nNot prepared yet: run `harness prepare {comp.id}`.\n"
 
 
 def download(

@@ -1019,6 +1019,13 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--image-size", type=click.IntRange(min=8), help="Image side in pixels."),
         click.option(
+            "--minutes",
+            type=click.FloatRange(min=0, min_open=True),
+            help="Time budget of each training run (epoch-based models): the schedule is "
+            "sized from a measured warm-up so training, test-time augmentation and the "
+            "submission end within it [default: the recipe's epochs].",
+        ),
+        click.option(
             "--checkpoint",
             metavar="PATH",
             help="Start from weights on disk (nothing is ever downloaded).",
@@ -1053,8 +1060,9 @@ def baselines_command() -> None:
 
     from harness.baselines import baselines, install_hint, kinds
 
-    defaults = {(kind.name, kind.default_baseline()) for kind in kinds().values()}
-    table = Table("baseline", "kind", "tasks", "what", "default", "installed")
+    chosen = {kind.name: kind.default_choice() for kind in kinds().values()}
+    defaults = {(kind, name) for kind, (name, _) in chosen.items()}
+    table = Table("baseline", "kind", "tasks", "what", "default here", "installed")
     to_install: dict[str, list[str]] = {}  # pip command -> the baselines it makes usable
     for (kind, name), b in sorted(baselines().items()):
         tasks = ", ".join(sorted(t.value for t in b.tasks))
@@ -1067,6 +1075,8 @@ def baselines_command() -> None:
         table.add_row(*(escape(cell) for cell in cells))
     console = _console()
     console.print(table)
+    for kind, (name, why) in sorted(chosen.items()):
+        console.print(escape(f"{kind} default on this machine: {name} ({why})"))
     for command, names in to_install.items():
         console.print(escape(f"{', '.join(names)}: {command}"))
 

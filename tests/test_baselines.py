@@ -28,13 +28,21 @@ def test_defaults_replay_through_the_search_space(key: tuple[str, str]) -> None:
     assert baseline.source is not None and baseline.source.is_file()
 
 
-def test_tabular_baselines_serve_every_tabular_competition_and_only_those() -> None:
+def test_tabular_baselines_serve_every_tabular_competition_and_only_those(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from harness.baselines import cpu
+
     tabular = {"linear", "forest", "gbm", "lgbm", "ensemble"}  # lgbm: the test extra
     assert set(for_competition(get_competition("titanic"))) == tabular
     assert set(for_competition(get_competition("house-prices"))) == tabular
     vision = {"airnet", "resnet18", "resnet26d", "cnn", "logistic", "svc", "hgb"}
+    vision |= {"lite0-lr", "lite0-ft"}
     assert set(for_competition(get_competition("cifar10"))) == vision
+    monkeypatch.setattr(cpu, "cuda_here", lambda: True)
     assert get_baseline(get_competition("dogs-vs-cats")).name == "airnet"
+    monkeypatch.setattr(cpu, "cuda_here", lambda: False)
+    assert get_baseline(get_competition("dogs-vs-cats")).name == "lite0-lr"
     with pytest.raises(HarnessError, match=r"no baseline 'gmb' for titanic \(did you mean 'gbm'"):
         get_baseline(get_competition("titanic"), "gmb")
 
@@ -43,6 +51,7 @@ def test_the_baselines_command_lists_them() -> None:
     result = CliRunner().invoke(cli, ["baselines"])
     assert result.exit_code == 0
     assert all(name in result.stdout for name in ("linear", "forest", "gbm"))
+    assert "vision default on this machine: " in result.stdout
 
 
 def test_baseline_submits_its_defaults_with_the_cv_score(

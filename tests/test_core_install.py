@@ -89,7 +89,9 @@ def test_the_list_names_what_a_missing_baseline_needs(tmp_path: Path) -> None:
     assert rows["gbm"].rstrip(" │").endswith("yes")
     assert rows["nbsvm"].rstrip(" │").endswith("yes")
     hints = [line for line in lines if "pip install" in line]
-    assert "airnet, cnn, resnet18, resnet26d: pip install -e '.[vision]'" in hints
+    vision = "airnet, cnn, lite0-ft, lite0-lr, resnet18, resnet26d"
+    assert f"{vision}: pip install -e '.[vision]'" in hints
+    assert "vision default on this machine: lite0-lr (no CUDA GPU here" in done.stdout
     assert "ensemble, minilm, transformer: pip install -e '.[text]'" in hints
 
 
@@ -98,7 +100,7 @@ def test_choosing_a_baseline_that_needs_torch_is_a_clear_error(tmp_path: Path) -
         done = _cli(args, tmp_path)
 
         assert done.returncode == 1, done.stderr
-        assert done.stderr.startswith("Error: the airnet baseline needs torch: pip install ")
+        assert done.stderr.startswith("Error: the lite0-lr baseline needs torch, timm: pip ")
         assert "[vision]'" in done.stderr
         assert "Traceback" not in done.stderr
 

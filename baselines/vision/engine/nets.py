@@ -20,12 +20,23 @@ def whitening_weights(images: np.ndarray, patch: int = 2, eps: float = 5e-4) -> 
     """Filters that whiten ``patch``×``patch`` RGB patches of ``images`` (uint8 N×H×W×C): the
     eigenvectors of the patch covariance scaled by 1/√eigenvalue, each with its negation (so a
     ReLU-like activation after it keeps both signs): shape (2·3·patch², 3, patch, patch)."""
-    x = torch.from_numpy(np.asarray(images)).float().div(255).permute(0, 3, 1, 2)
-    x = (x - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
-    patches = x.unfold(2, patch, 1).unfold(3, patch, 1)  # N×C×H'×W'×p×p
-    patches = patches.permute(0, 2, 3, 1, 4, 5).reshape(-1, 3 * patch * patch).double()
-    patches = patches - patches.mean(0)
-    cov = patches.T @ patches / len(patches)
+    # The covariance is accumulated over chunks of images: 5,000 images at 128 px are 80
+    # million patches, 7.7 GB as one float64 matrix.
+    size = 3 * patch * patch
+    total = torch.zeros(size, dtype=torch.float64)
+    outer = torch.zeros(size, size, dtype=torch.float64)
+    count = 0
+    for start in range(0, len(images), 64):
+        x = torch.from_numpy(np.asarray(images[start : start + 64])).float().div(255)
+        x = x.permute(0, 3, 1, 2)
+        x = (x - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
+        patches = x.unfold(2, patch, 1).unfold(3, patch, 1)  # N×C×H'×W'×p×p
+        patches = patches.permute(0, 2, 3, 1, 4, 5).reshape(-1, size).double()
+        total += patches.sum(0)
+        outer += patches.T @ patches
+        count += len(patches)
+    mean = total / count
+    cov = outer / count - torch.outer(mean, mean)
     eigenvalues, eigenvectors = torch.linalg.eigh(cov)
     filters = (eigenvectors.T / torch.sqrt(eigenvalues + eps)[:, None]).float()
     filters = filters.reshape(-1, 3, patch, patch)
