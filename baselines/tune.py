@@ -117,6 +117,8 @@ def tune(
     tracker = track.TrialTracker(
         runs, comp, parent, overrides, scorer.pruned_at, progress, trials, timeout, study
     )
+    ctrl_c: list[int] = []  # a Ctrl-C may surface as another error (mid-write): still an interrupt
+    restore = _note_ctrl_c(ctrl_c)
     try:
         # On the journal, k-fold trials run in processes (the winner is refitted here); a
         # held-out scheme keeps its leader's test predictions in memory, so it keeps threads.
@@ -137,15 +139,18 @@ def tune(
             _optimize_in_processes(study, scorer, tracker, trials, timeout, jobs, spec)
         else:
             _optimize(study, scorer, tracker, trials, timeout, jobs, storage)
-    except KeyboardInterrupt:
-        # Ctrl-C may land mid-write (a trial's run); the study run is then left RUNNING, which
-        # no view counts, rather than a second error hiding what was kept.
+    except BaseException as exc:
+        if not isinstance(exc, KeyboardInterrupt) and not ctrl_c:
+            runs.end(parent, status="KILLED")
+            raise
+        # Ctrl-C may land mid-write (a trial's run, where a store error can wrap it); the study
+        # run is then left RUNNING, which no view counts, rather than a second error hiding
+        # what was kept.
         with contextlib.suppress(Exception):
             runs.end(parent, status="KILLED")
         raise Interrupted(_interrupted(study, tracker.finished, resumable=not fixed)) from None
-    except BaseException:
-        runs.end(parent, status="KILLED")
-        raise
+    finally:
+        restore()
     best = scorer.choose(study)
     if best is None:
         runs.end(parent, status="FAILED")
@@ -349,6 +354,30 @@ def _optimize_in_processes(
     finally:
         _stop(workers, wait=ok)
     check()
+
+
+def _note_ctrl_c(noted: list[int]) -> Callable[[], None]:
+    """Note each Ctrl-C in ``noted`` (then raise KeyboardInterrupt, as Python does) while
+    tuning, where Python's own handler is set and this is the main thread; return what restores
+    the handler."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler:  # ignored (nohup, `&`) or the host's own
+        return lambda: None
+
+    def note(signum: int, frame: Any) -> None:
+        noted.append(signum)
+        raise KeyboardInterrupt
+
+    def restore() -> None:
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, note)
+    return restore
 
 
 def _stop(workers: list[Any], *, wait: bool) -> None:
