@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from harness.board.index import COMPLETE, ERROR, SELECTION, entries
+from harness.board.index import entries
 from harness.board.ranking import standings as rank
 from harness.board.rules import Rules, now_utc
-from harness.board.schema import PRIVATE_SCORE, PUBLIC_SCORE
+from harness.board.schema import COMPLETE, ERROR, PRIVATE_SCORE, PUBLIC_SCORE, SELECTION
 from harness.board.store import Leaderboard
 
 from harness.competition import Competition

@@ -56,22 +56,9 @@ from harness.board.schema import (
     SELECTS_TAG,
     SHA256_TAG,
     STATUS_TAG,
-    SWEPT_TAG,
 )
 
-__all__ = [  # the schema's names, re-exported for the modules that read records
-    "ARTIFACT_TAG",
-    "COMPLETE",
-    "ERROR",
-    "ERROR_TAG",
-    "LADDER_TAG",
-    "LATE_TAG",
-    "PREPARATION_TAG",
-    "SELECTED_TAG",
-    "SELECTION",
-    "SELECTS_TAG",
-    "STATUS_TAG",
-    "SWEPT_TAG",
+__all__ = [
     "RunIndex",
     "entries",
     "frame",

@@ -26,11 +26,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.board.index import LADDER_TAG
 from harness.board.results import Entry, SubmissionResult
 from harness.board.rows import RowStore
 from harness.board.rules import Rules, day_start, limit_message, now_utc
-from harness.board.schema import CV_SCORE, LADDER_SCORE
+from harness.board.schema import CV_SCORE, LADDER_SCORE, LADDER_TAG
 from harness.board.stats import Ladder
 from harness.board.store import Leaderboard
 
