@@ -201,10 +201,6 @@ def test_the_private_tab_is_absent_before_the_end_and_present_after_reveal(
 
 #: `harness ui` with SIGTERM at its default disposition, whatever the tests inherited (a
 #: background job may have it ignored), so the SIGTERM that stops it is never lost.
-UI_WITH_SIGTERM = (
-    "import runpy, signal, sys; signal.signal(signal.SIGTERM, signal.SIG_DFL);"
-    " sys.argv[0] = 'harness'; runpy.run_module('harness.cli', run_name='__main__')"
-)
 UI_START_S = 150  # 10-40 s on 2 cores: 13 processes import mlflow at once
 
 
@@ -219,6 +215,7 @@ def test_harness_ui_for_a_competition_opens_its_runs_with_the_public_score(
     import pandas as pd
 
     import harness
+    from tests.children import default_signals
     from tests.test_ui import _descendants, _kill
 
     home = tmp_path / "home"
@@ -239,11 +236,12 @@ def test_harness_ui_for_a_competition_opens_its_runs_with_the_public_score(
 
     port = servers.free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-c", UI_WITH_SIGTERM, "ui", COMP, "--port", str(port)],
+        [sys.executable, "-m", "harness.cli", "ui", COMP, "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_signals,  # SIGTERM reaches it however the tests were started
     )
     lines: list[str] = []
     announced = threading.Event()
