@@ -106,12 +106,10 @@ def download(
     home: str | os.PathLike[str] | None = None,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> Path:
-    """Fetch the raw data (official URL with resume and checksum, else the Kaggle API)."""
-    from harness.data.sources import download
-    from harness.registry import get_competition
-
-    comp = get_competition(competition)
-    return download(comp, Settings.resolve(home), force=force, url=url, progress=progress)
+    """Fetch the raw data (official URL with resume and checksum, else the Kaggle API); a
+    hosted competition's public files: ``board(competition, server=…).download(folder)``."""
+    got = board(competition, home=home).download(force=force, url=url, progress=progress)
+    return Path(got.where)
 
 
 def validate(

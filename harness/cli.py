@@ -7,11 +7,10 @@ Library errors (:class:`HarnessError`) become ``Error: …`` and exit 1; bad arg
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -763,27 +762,19 @@ def download(
     home: str | None,
 ) -> None:
     """Download the raw data: the publisher's official URL (resumable, checksum-verified) or,
-    for Kaggle-only data, the Kaggle API (needs `pip install kaggle` and a token).
+    for Kaggle-only data, the Kaggle API (needs `pip install kaggle` and a token). With
+    --server: a hosted competition's public files, each checked against its manifest.
 
     \b
     Example:
       harness download cifar10 && harness prepare cifar10
     """
-    if server:  # another action: a hosted competition's public files, checked against its manifest
-        folder = into or Path(competition)
-        got = _board(competition, server, token, None, None).download(folder)
-        click.echo(
-            f"{competition}: {len(got)} public files in {folder} (sha256 checked): "
-            + ", ".join(p.name for p in got)
-        )
-        return
-    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
-
-    import harness
-
+    board = _board(competition, server, token, home, None)
     bars: list[Any] = []  # the bar appears with the first bytes, not before an error
 
     def show(done: int, total: int | None) -> None:
+        from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
         if not bars:
             columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn())
             bars.append(Progress(f"{competition}", *columns, console=_console(stderr=True)))
@@ -792,11 +783,11 @@ def download(
         bars[0].update(bars[1], completed=done, total=total)
 
     try:
-        path = harness.download(competition, force=force, url=url, home=home, progress=show)
+        got = board.download(into, force=force, url=url, progress=show)
     finally:
         if bars:
             bars[0].stop()
-    click.echo(f"{competition}: raw data in {path}; `harness prepare {competition}` uses it.")
+    click.echo(printable(got.summary()))
 
 
 def _database_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -1320,7 +1311,42 @@ def _cell(value: Any, column: str = "") -> str:
     return printable(str(value))
 
 
-main = functools.partial(cli, prog_name="harness")
+def main(args: Sequence[str] | None = None) -> NoReturn:
+    """The ``harness`` command. Once the command is done (its exit handlers run, its output
+    flushed), the process leaves without the interpreter's teardown: after MLflow and
+    SQLAlchemy are loaded, freeing their thousands of modules and objects one by one takes
+    about half a second, which a user would wait for and nothing needs."""
+    try:
+        cli.main(args=args, prog_name="harness")  # standalone: ends by raising SystemExit
+    except SystemExit as done:
+        _leave(done.code)
+    _leave(0)  # not reached: click always raises SystemExit in standalone mode
+
+
+def _leave(code: object) -> NoReturn:
+    """End the process as ``sys.exit(code)`` would, but skip the interpreter's teardown: wait
+    for the threads that are not daemons, run the exit handlers, flush, then ``os._exit``."""
+    import atexit
+    import os
+    import threading
+
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:  # sys.exit("message"): the message on stderr, status 1
+        print(code, file=sys.stderr)
+        status = 1
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()  # logging's flush, multiprocessing's clean-up, …
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`harness … | head`): nothing to flush to
+            status = status or 1
+    os._exit(status)
 
 
 if __name__ == "__main__":

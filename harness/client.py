@@ -16,13 +16,14 @@ import secrets
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from harness.board.service import (
     KEEP,
     Card,
+    Downloaded,
     PublicFile,
     Revealed,
     RulesView,
@@ -308,8 +309,24 @@ class RemoteBoard:
             for f in self.client.files(self.id)
         ]
 
-    def download(self, into: Path) -> list[Path]:
-        return self.client.download(self.id, into)
+    def download(
+        self,
+        into: Path | None = None,
+        *,
+        force: bool = False,
+        url: str | None = None,
+        progress: Callable[[int, int | None], None] | None = None,
+    ) -> Downloaded:
+        """The hosted competition's public files, into ``into`` (default ``./<competition>``),
+        each checked against the server's manifest (fetched again every time: ``force`` has
+        nothing to skip)."""
+        if url is not None:
+            raise HarnessError(
+                "--url names a mirror of the publisher's archive, for a host; a hosted "
+                "competition's files come from its server"
+            )
+        folder = Path(self.id) if into is None else into
+        return Downloaded(self.id, folder, tuple(self.client.download(self.id, folder)))
 
 
 def _q(text: str) -> str:

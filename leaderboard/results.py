@@ -390,6 +390,38 @@ class PublicFile:
 
 
 @dataclass(frozen=True)
+class Downloaded:
+    """What ``download`` fetched: on the host, the publisher's raw data (``raw``: one archive
+    or folder, ``where``, for ``prepare``); from a server, the hosted competition's public
+    files into the folder ``where``, each checked against the sha256 of its manifest."""
+
+    competition: str
+    where: Any  # a pathlib.Path
+    paths: tuple[Any, ...] = ()
+    raw: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "competition": self.competition,
+            "where": str(self.where),
+            "raw": self.raw,
+            "paths": [str(p) for p in self.paths],
+        }
+
+    def summary(self) -> str:
+        if self.raw:
+            return (
+                f"{self.competition}: raw data in {self.where}; "
+                f"`harness prepare {self.competition}` uses it."
+            )
+        names = ", ".join(p.name for p in self.paths)
+        return (
+            f"{self.competition}: {len(self.paths)} public files in {self.where} "
+            f"(sha256 checked): {names}"
+        )
+
+
+@dataclass(frozen=True)
 class Study:
     """A tuning study's parent run, as the baselines page lists it."""
 

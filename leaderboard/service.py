@@ -13,13 +13,14 @@ the hosted participant's client, which imports this module for the result types,
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.board.results import (
     HOST,
     Card,
+    Downloaded,
     Entry,
     PublicFile,
     Revealed,
@@ -38,7 +39,7 @@ from harness.board.results import (
 from harness.board.rules import time_shown
 from harness.board.schema import KEEP
 
-from harness.errors import Forbidden, NotFound
+from harness.errors import Forbidden, HarnessError, NotFound
 
 if TYPE_CHECKING:
     from harness.board.store import Leaderboard
@@ -51,6 +52,7 @@ __all__ = [
     "KEEP",
     "Board",
     "Card",
+    "Downloaded",
     "Entry",
     "PublicFile",
     "Revealed",
@@ -228,6 +230,27 @@ class Board:
             if listed.name == name:
                 return listed
         raise NotFound(f"no public file '{name[:80]}' in {self.comp.id}")
+
+    def download(
+        self,
+        into: Path | None = None,
+        *,
+        force: bool = False,
+        url: str | None = None,
+        progress: Callable[[int, int | None], None] | None = None,
+    ) -> Downloaded:
+        """The data to work from. On the host it is the publisher's raw data (the official URL
+        or ``url``, a mirror with the same checksum; resumable), which ``prepare`` reads; a
+        hosted board (:class:`harness.client.RemoteBoard`) gives its public files instead."""
+        from harness.data.sources import download
+
+        if into is not None:
+            raise HarnessError(
+                f"{self.comp.id}: the raw data goes to the home's raw folder, not to {into}; "
+                "a folder for the files is for a hosted competition (--server)"
+            )
+        got = download(self.comp, self.settings, force=force, url=url, progress=progress)
+        return Downloaded(self.comp.id, got, (got,), raw=True)
 
     # -- writing ---------------------------------------------------------------------------
 

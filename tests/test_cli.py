@@ -79,6 +79,43 @@ def test_library_errors_print_error_and_exit_one(home: Path) -> None:
     assert "Traceback" not in result.stdout + result.stderr
 
 
+def test_the_command_leaves_with_its_status_its_output_and_its_exit_handlers(home: Path) -> None:
+    """`harness` skips the interpreter's teardown at the end (``harness.cli._leave``), so
+    what a normal exit does is checked: the status, the whole output through a pipe, the
+    process's exit handlers, a message given to ``sys.exit``."""
+    code = (
+        "import atexit, sys\n"
+        "from harness.cli import main\n"
+        "atexit.register(lambda: print('handler ran', file=sys.stderr))\n"
+        "main(sys.argv[1:])\n"
+    )
+
+    def harness(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120
+        )
+
+    listed = harness("list")
+    assert listed.returncode == 0 and "handler ran" in listed.stderr
+    assert "titanic" in listed.stdout.splitlines()[-2] and listed.stdout.endswith("┘\n")
+    refused = harness("submit", "titanic", "preds.csv")  # not prepared: a library error
+    assert refused.returncode == 1 and refused.stderr.startswith("Error: competition 'titanic'")
+    assert harness("leaderboard", "titanic", "--format", "xml").returncode == 2
+    gone = subprocess.run(
+        [sys.executable, "-c", "from harness.cli import _leave\n_leave('stopped: the reason')"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (gone.returncode, gone.stderr) == (1, "stopped: the reason\n")
+
+
+def test_download_to_a_folder_is_for_a_hosted_competition(home: Path) -> None:
+    result = run("download", "titanic", "--to", "somewhere")
+    assert result.exit_code == 1
+    assert "a folder for the files is for a hosted competition (--server)" in result.stderr
+
+
 def test_the_whole_loop_from_the_command_line(home: Path, tmp_path: Path) -> None:
     result = run("prepare", "titanic")
     assert result.exit_code == 0, result.stderr
