@@ -135,3 +135,48 @@ def test_the_ensemble_takes_its_members_tuned_params(sentiment: Path, settings) 
     assert tuned(nbsvm, comp, settings) == result.params
     minilm = get_baseline(comp, "minilm")
     assert tuned(minilm, comp, settings) == minilm.defaults  # its own study does not exist
+
+
+def test_a_text_batch_is_split_to_fit_memory_with_the_same_step_or_refused_with_the_numbers(
+    tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The text model plans its memory as the image engine does: the recipe's batch in
+    micro-batches whose gradients add up to the whole batch's, within the memory this run may
+    use (attention maps counted: they grow with the square of the length), or a refusal with
+    the numbers before any training."""
+    import pandas as pd
+    import torch
+    from harness.baselines.text.transformer import TextModel
+    from harness.baselines.vision.engine import memory
+    from transformers import AutoModelForSequenceClassification
+
+    net = AutoModelForSequenceClassification.from_pretrained(
+        tiny_bert, num_labels=2, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0
+    )
+    checkpoint = tmp_path / "no-dropout"  # the same weights, deterministic steps
+    net.save_pretrained(checkpoint)
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json"):
+        if (tiny_bert / name).exists():
+            (checkpoint / name).write_bytes((tiny_bert / name).read_bytes())
+    short, long = memory.sequence_footprint(net, 64), memory.sequence_footprint(net, 512)
+    assert long.train_per_image > 8 * short.train_per_image  # 8× the tokens, more than 8× bytes
+
+    texts = pd.Series(["great superb film", "awful dull film", "moving acting", "boring"] * 4)
+    labels = np.array([1, 0, 1, 0] * 4)
+    from harness.baselines.text.transformer import DEFAULTS
+
+    params = {**DEFAULTS, **FAST, "epochs": 1.0, "batch_size": 16, "warmup": 1.0, "lr": 1e-3}
+
+    def fitted(budget: int) -> TextModel:
+        monkeypatch.setattr("harness.baselines.cpu.memory_budget", lambda: budget)
+        return TextModel(str(checkpoint), params, device="cpu", seed=3).fit(texts, labels)
+
+    whole = fitted(1 << 40)
+    room = short.fixed + 5 * short.train_per_image  # five sequences at a time
+    split = fitted(room)
+    assert whole.record["micro_batch"] == 16 and split.record["micro_batch"] == 5
+    for a, b in zip(whole.model_.parameters(), split.model_.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)  # one step, same update
+    refused = r"64 tokens: batch 16 needs about .* not even one sequence fits; use a smaller max"
+    with pytest.raises(HarnessError, match=refused):
+        fitted(short.fixed + short.train_per_image // 2)

@@ -149,6 +149,8 @@ class TextModel:
         self.device = device_of(device)
         self.compile = compile
         self.train_seconds = 0.0
+        self.eval_chunk = 256  # sequences an evaluation pass holds (planned by fit)
+        self.record: dict[str, Any] = {}  # what the run chose: micro-batch, evaluation chunk
 
     def _load(self) -> tuple[Any, Any]:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -184,6 +186,7 @@ class TextModel:
         model = model.to(self.device)
         net = torch.compile(model, dynamic=False) if (self.compile and cuda) else model
         size = int(p["batch_size"])
+        micro = self._plan(model, min(size, len(rows)))
         steps_per_epoch = math.ceil(len(rows) / size)
         total = max(1, round(float(p["epochs"]) * steps_per_epoch))
         decay = [q for n, q in model.named_parameters() if q.ndim > 1]
@@ -210,14 +213,16 @@ class TextModel:
                 scale = (step + 1) / warmup if step < warmup else (total - step) / (total - warmup)
                 for group in optimizer.param_groups:
                     group["lr"] = float(p["lr"]) * max(0.0, scale)
-                inputs = self._pad([ids[r] for r in rows[batch]])
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
-                    logits = net(**inputs).logits
-                loss = torch.nn.functional.cross_entropy(
-                    logits.float(), labels[rows[batch]].to(self.device)
-                )
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                for start in range(0, len(batch), micro):  # the gradient of the whole batch
+                    part = batch[start : start + micro]
+                    inputs = self._pad([ids[r] for r in rows[part]])
+                    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+                        logits = net(**inputs).logits
+                    loss = torch.nn.functional.cross_entropy(
+                        logits.float(), labels[rows[part]].to(self.device)
+                    )
+                    (loss * (len(part) / len(batch))).backward()
                 optimizer.step()
                 step += 1
             epoch += 1
@@ -233,6 +238,39 @@ class TextModel:
         self.train_seconds = time.perf_counter() - started
         self.model_ = model
         return self
+
+    def _plan(self, model: Any, batch: int) -> int:
+        """Sequences a forward pass may hold (the batch, or micro-batches whose gradients add up
+        to it) within the memory this run may use: the GPU's free memory on CUDA, else
+        :func:`harness.baselines.cpu.memory_budget`; a run that cannot hold one sequence of
+        ``max_length`` tokens is refused here, before any training. Kept in :attr:`record`."""
+        from harness.baselines.cpu import memory_budget
+        from harness.baselines.vision.engine.memory import (
+            eval_chunk,
+            micro_batch,
+            sequence_footprint,
+        )
+
+        if self.device.type == "cuda":
+            import torch
+
+            free, _ = torch.cuda.mem_get_info(self.device)
+            budget = int(free * 0.9)
+        else:
+            budget = memory_budget()
+        length = int(self.params["max_length"])
+        need = sequence_footprint(model, length)
+        micro = micro_batch(
+            batch,
+            need,
+            budget,
+            what=f"{length} tokens: ",
+            unit="sequence",
+            smaller="a smaller max_length",
+        )
+        self.eval_chunk = eval_chunk(need, budget, most=256)
+        self.record = {"micro_batch": micro, "eval_chunk": self.eval_chunk}
+        return micro
 
     def _pad(self, sequences: list[list[int]]) -> dict[str, Any]:
         import torch
@@ -259,7 +297,7 @@ class TextModel:
         cuda = self.device.type == "cuda"
         self.model_.eval()
         with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
-            for batch in batches(lengths, 256, None):
+            for batch in batches(lengths, self.eval_chunk, None):
                 logits = self.model_(**self._pad([ids[r] for r in rows[batch]])).logits
                 out[batch] = torch.softmax(logits.float(), dim=1).cpu().numpy()
         self.model_.train()

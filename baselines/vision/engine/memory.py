@@ -32,7 +32,7 @@ PARAMETER_COPIES = 4
 class Footprint:
     """What one image costs while training and evaluating, and what does not scale."""
 
-    train_per_image: int  # bytes
+    train_per_image: int  # bytes (an image, or a sequence of a text model)
     eval_per_image: int  # bytes
     fixed: int  # bytes: parameters and optimizer state, the images held in memory
 
@@ -40,6 +40,47 @@ class Footprint:
 def activation_bytes(model: Any, side: int, *, channels: int = 3) -> int:
     """The bytes of every leaf module's output for one ``side``×``side`` image (float32),
     measured by running two images through ``model`` with forward hooks."""
+    import torch
+
+    def run(device: Any) -> Any:
+        return model(torch.zeros(2, channels, side, side, device=device))
+
+    return _leaf_output_bytes(model, run)
+
+
+#: A Transformer layer's attention maps (heads × length² floats a sequence) kept for the
+#: backward pass: the scores, their softmax, the dropout's output and its mask. Fused attention
+#: kernels make them with no module output, so no hook sees them; they are counted here.
+ATTENTION_MAPS_TRAIN = 4
+ATTENTION_MAPS_EVAL = 1
+
+
+def sequence_footprint(model: Any, length: int) -> Footprint:
+    """The :class:`Footprint` of fine-tuning a Hugging Face encoder (``model``) on sequences of
+    ``length`` tokens: its leaf modules' outputs, measured with hooks on two sequences, plus the
+    attention maps its config implies (layers × heads × length², which grow with the square)."""
+    import torch
+
+    def run(device: Any) -> Any:
+        ids = torch.zeros(2, length, dtype=torch.long, device=device)
+        return model(input_ids=ids, attention_mask=torch.ones_like(ids))
+
+    per_sequence = _leaf_output_bytes(model, run)
+    config = getattr(model, "config", None)
+    layers = int(getattr(config, "num_hidden_layers", 0) or 0)
+    heads = int(getattr(config, "num_attention_heads", 0) or 0)
+    maps = layers * heads * length * length * 4
+    params = sum(p.numel() * p.element_size() for p in model.parameters())
+    return Footprint(
+        train_per_image=int(per_sequence * TRAIN_FACTOR + maps * ATTENTION_MAPS_TRAIN),
+        eval_per_image=int(per_sequence * EVAL_FACTOR + maps * ATTENTION_MAPS_EVAL),
+        fixed=params * PARAMETER_COPIES,
+    )
+
+
+def _leaf_output_bytes(model: Any, run: Any) -> int:
+    """The bytes of every leaf module's output while ``run(device)`` passes two examples
+    through ``model`` (in evaluation mode, without gradients), for one example."""
     import torch
 
     total = [0]
@@ -54,7 +95,7 @@ def activation_bytes(model: Any, side: int, *, channels: int = 3) -> int:
     try:
         model.eval()
         with torch.no_grad():
-            model(torch.zeros(2, channels, side, side, device=device))
+            run(device)
     finally:
         for hook in hooks:
             hook.remove()
@@ -75,11 +116,18 @@ def footprint(model: Any, side: int, data_bytes: int) -> Footprint:
 
 
 def micro_batch(
-    batch: int, need: Footprint, budget: int, *, explicit: bool = False, what: str = ""
+    batch: int,
+    need: Footprint,
+    budget: int,
+    *,
+    explicit: bool = False,
+    what: str = "",
+    unit: str = "image",
+    smaller: str = "a smaller --image-size",
 ) -> int:
     """The largest micro-batch (at most ``batch``) whose training fits ``budget`` bytes. An
     ``explicit`` batch must fit whole; one that cannot, or a run whose fixed part leaves no
-    room for even one image, is refused with the numbers."""
+    room for even one ``unit`` (an image, a sequence), is refused with the numbers."""
     room = budget - need.fixed
     fits = max(0, room // max(1, need.train_per_image))
     if fits >= batch:
@@ -87,13 +135,12 @@ def micro_batch(
     wanted = need.fixed + batch * need.train_per_image
     numbers = (
         f"{what}batch {batch} needs about {size_text(wanted)} "
-        f"({size_text(need.train_per_image)} an image × {batch} + {size_text(need.fixed)} of "
-        f"weights and images), and this run may use {size_text(budget)}"
+        f"({size_text(need.train_per_image)} a{'n' if unit[0] in 'aeiou' else ''} {unit} × "
+        f"{batch} + {size_text(need.fixed)} of weights and data), and this run may use "
+        f"{size_text(budget)}"
     )
     if fits < 1:
-        raise HarnessError(
-            f"{numbers}: not even one image fits; use a smaller --image-size, or free memory"
-        )
+        raise HarnessError(f"{numbers}: not even one {unit} fits; use {smaller}, or free memory")
     if explicit:
         raise HarnessError(f"{numbers}: use --batch-size {fits} or less")
     return int(fits)
