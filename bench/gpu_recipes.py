@@ -102,15 +102,20 @@ def one_text(name: str, home: Path, steps: int) -> dict[str, Any]:
     trained = estimator.train_seconds
     proba = estimator.predict_proba(data.x_test, rows=np.arange(64))
     assert proba.shape == (64, 2) and np.isfinite(proba).all()
+    from harness.baselines.cpu import size_text
+    from harness.baselines.vision.engine.memory import sequence_footprint
+
+    need = sequence_footprint(estimator.model_, int(params["max_length"]))
+    whole = need.fixed + int(params["batch_size"]) * need.train_per_image
     return {
         "recipe": name,
         "data": f"{competition} {params['max_length']} tokens, {len(data.x_train):,} train",
         "batch": params["batch_size"],
         "steps": steps,
-        "micro-batch here": params["batch_size"],
+        "micro-batch here": estimator.record.get("micro_batch", params["batch_size"]),
         "precision here": "fp32",
         "s a step here": f"{trained / steps:.1f}",
-        "whole batch needs": "-",
+        "whole batch needs": size_text(whole),
         "wall": f"{time.perf_counter() - started:.0f} s",
     }
 
