@@ -4,6 +4,7 @@ the flag refused by baselines without epochs."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -141,3 +142,36 @@ def test_only_the_harness_command_counts_its_start_up_against_the_budget(
     assert budget.start_up_seconds() == 7.5
     monkeypatch.setattr(sys, "argv", ["/usr/lib/python3/ipykernel_launcher.py", "-f", "k.json"])
     assert budget.start_up_seconds() == 0.0
+
+
+def test_a_machine_that_slows_down_mid_run_shortens_the_schedule_within_the_budget() -> None:
+    """The warm-up sees fast steps, then every step takes five times as long (as when another
+    program takes the cores): the re-plans at every tenth of the schedule end the run within
+    its budget, where the warm-up's plan alone would overrun it."""
+    from harness.baselines.vision import engine
+
+    class Slowing(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+            self.head = torch.nn.Linear(4, 2)
+            self.calls = 0
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.calls += 1
+            time.sleep(0.01 if self.calls <= 12 else 0.05)
+            return self.head(self.conv(x).mean((2, 3)))
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (256, 8, 8, 3), dtype=np.uint8)
+    y = np.repeat([0, 1], 128)
+    recipe = engine.Recipe(epochs=1000.0, batch_size=16, optimizer="sgd", lr=0.05, tta=0)
+    notes: list[str] = []
+    trained = engine.train(
+        Slowing(), x, y, recipe, device=torch.device("cpu"), budget=9.0, progress=notes.append
+    )
+    assert trained.seconds < 9.0 - SUBMIT_SECONDS + 0.9, notes  # the budget less the submit
+    assert any("s a step now" in note for note in notes), notes  # it said what it re-planned
+    first = next(n for n in notes if n.startswith("0.1 min: "))
+    overrun = float(first.split()[2]) * 16 * 0.05 / (9.0 - SUBMIT_SECONDS)
+    assert overrun > 1.5  # the warm-up's plan alone, at the slowed pace: half as much again

@@ -31,6 +31,10 @@ from harness.errors import HarnessError
 
 #: Steps timed before a time budget lays out the schedule (after one untimed first step).
 WARMUP_STEPS = 3
+#: After the warm-up, a budgeted run lays its schedule out again at every tenth of it, from
+#: the pace of the steps since the last time: a machine that slows down (another program,
+#: heat) shortens the run instead of overrunning its budget; one that speeds up lengthens it.
+REPLANS = 10
 #: Per-channel statistics of the CIFAR-10 train set; close enough for natural photos too.
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2470, 0.2435, 0.2616)
@@ -258,6 +262,8 @@ def train(
     timed_from: float | None = None  # after the first step (one-off costs), for a budget
     forward = 0.0  # seconds of one image's forward pass, measured for a budget
     planned: Any = None
+    paced_from = (0, 0.0)  # (step, time) the pace of the next re-plan is measured from
+    warm_pace = 0.0  # seconds a step in the warm-up, to scale the measured forward pass by
     if budget is not None:
         total_steps, epochs = 10**9, 10**9  # until the warm-up has measured a step
     views = {0: 1, 1: 2}.get(recipe.tta, 6)
@@ -315,11 +321,39 @@ def train(
                 )
                 total_steps = planned.total_steps
                 epochs = math.ceil(total_steps / steps_per_epoch)
+                paced_from, warm_pace = (step, time.perf_counter()), planned.step_seconds
                 if progress is not None and step == WARMUP_STEPS + 1:
                     progress(
                         f"{budget / 60:.1f} min: {planned.epochs:.2f} epochs "
                         f"({planned.step_seconds:.2f} s a step)"
                     )
+            elif (
+                budget is not None
+                and step > WARMUP_STEPS + 1
+                and step - paced_from[0] >= max(1, total_steps // REPLANS)
+            ):
+                pace = (time.perf_counter() - paced_from[1]) / (step - paced_from[0])
+                planned = budget_plan(
+                    budget=budget,
+                    elapsed=spent + time.perf_counter() - started,
+                    steps_done=step,
+                    step_seconds=pace,
+                    batch=batch_size,
+                    steps_per_epoch=steps_per_epoch,
+                    eval_images=0 if valid_rows is None or report is None else len(valid_rows),
+                    eval_every=recipe.eval_every,
+                    final_images=final_images,
+                    views=views,
+                    forward_seconds=forward * pace / max(warm_pace, 1e-9),  # slowed alike
+                )
+                if planned.total_steps != total_steps and progress is not None:
+                    progress(
+                        f"{budget / 60:.1f} min at {pace:.2f} s a step now: "
+                        f"{planned.epochs:.2f} epochs"
+                    )
+                total_steps = planned.total_steps
+                epochs = math.ceil(total_steps / steps_per_epoch)
+                paced_from = (step, time.perf_counter())
         epochs_run = epoch + 1
         last = step >= total_steps
         if (
