@@ -128,6 +128,7 @@ def submit(
             preparation = preparation_digest(comp, settings)
             try:
                 aligned = validate(comp, settings, path, name=name, dataframe=frame)
+                scores = score(comp, settings, aligned, private=not rules.hides_private(now))
             except InvalidSubmission as exc:
                 board.record_error(
                     comp,
@@ -138,7 +139,6 @@ def submit(
                     error="; ".join(exc.problems),
                 )
                 raise
-            scores = score(comp, settings, aligned, private=not rules.hides_private(now))
         sha = sha256_file(path)
         cache = RowStore(comp, settings, preparation)
         for half, values in scores.rows.items():

@@ -8,6 +8,7 @@ only name types, do not), and no chain of imports loops back to where it started
     catalog       harness.registry        (finds competitions, built in and from other packages)
     leaderboard   leaderboard.*           (record, read, rank; a study's runs)
     baselines     baselines.*             (models, kinds, the tuner)
+    authoring     harness.authoring.*     (create from a folder; other platforms' bundles)
     roof          harness (the package), harness.api, harness.cli, harness.mlflow_ui
 """
 
@@ -36,6 +37,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
     ("catalog", ("harness.registry",)),
     ("leaderboard", ("harness.board",)),
     ("baselines", ("harness.baselines",)),
+    ("authoring", ("harness.authoring",)),
     ("roof", ("harness.api", "harness.cli", "harness.mlflow_ui", "harness")),
 ]
 
