@@ -138,7 +138,7 @@ def declaration(competition: str, source: Path, declared: Declared) -> dict[str,
     has_test, has_solution = (source / TEST).is_file(), (source / SOLUTION).is_file()
     if has_test != has_solution:
         given, missing = (TEST, SOLUTION) if has_test else (SOLUTION, TEST)
-        raise RawDataError(f"{source}: {given} without {missing}: give both, or train alone")
+        raise RawDataError(f"{given} without {missing} (in {source}): give both, or train alone")
     targets = declared.targets
     if not targets:
         if has_solution:
