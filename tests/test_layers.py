@@ -2,7 +2,7 @@
 or the ones below (lazy imports inside functions count; ``if TYPE_CHECKING:`` blocks, which
 only name types, do not), and no chain of imports loops back to where it started.
 
-    base          harness.competition, metrics, errors, settings, files
+    base          harness.competition, metrics, errors, settings, files, sandbox
     data          harness.data.*          (prepare, read, validate, score)
     competitions  competitions.*          (declarations and their prepare functions)
     catalog       harness.registry        (finds competitions, built in and from other packages)
@@ -30,6 +30,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
             "harness.errors",
             "harness.settings",
             "harness.files",
+            "harness.sandbox",
         ),
     ),
     ("data", ("harness.data",)),
