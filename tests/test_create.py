@@ -236,7 +236,7 @@ def test_home_given_as_an_option_finds_the_competition_created_there(tmp_path: P
         "unlabelled",
         "unseen-label",
         "no-test",
-    ],  # fmt: skip
+    ],
 )
 def test_a_malformed_folder_is_refused_naming_file_and_line_and_leaves_nothing(
     home: Path, tmp_path: Path, spoil: object, message: str

@@ -7,8 +7,9 @@ any other failure (an exception, NaN, not a number) reaches them as "the metric 
 has the details)" and its traceback goes to the host's log only (``metric.log`` beside the
 metric file, and the ``harness.metric`` logger).
 
-Where the sandbox of code submissions is installed (:mod:`harness.sandbox`), the runner runs in
-it; otherwise in a plain isolated interpreter (``python -I``) in a temporary folder.
+The runner runs in the sandbox of code submissions (:mod:`harness.sandbox`): no network, none
+of the host's files but the Python environment and a temporary folder holding the metric file,
+the solution and the submission. A host without it refuses metric files (SandboxUnavailable).
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -32,6 +31,7 @@ from harness.errors import MetricFailed
 
 RUNNER = Path(__file__).with_name("metric_runner.py")
 SECONDS = 600  # a metric file's run may take this long before it is killed
+MEMORY = 8 << 30  # bytes of address space it may take (pandas on a large solution)
 HIDDEN = "the metric failed (the host has the details)"
 log = logging.getLogger("harness.metric")
 
@@ -116,17 +116,17 @@ def _columns(values: Any, names: Sequence[str]) -> dict[str, np.ndarray]:
 
 
 def execute(work: Path, seconds: float) -> str:
-    """Run ``runner.py`` on ``work`` in a process of its own; what it printed (for the host)."""
-    argv = [sys.executable, "-I", str(work / "runner.py"), str(work)]
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "OMP_NUM_THREADS": "1",
-        "HOME": str(work),
-    }
-    try:
-        done = subprocess.run(
-            argv, cwd=work, env=env, capture_output=True, text=True, timeout=seconds
-        )
-    except subprocess.TimeoutExpired:
-        return f"killed after {seconds:g} s"
-    return f"exit {done.returncode}\n{done.stdout[-4000:]}{done.stderr[-4000:]}"
+    """Run ``runner.py`` on ``work`` in the sandbox (:mod:`harness.sandbox`: no network, nothing
+    of the host but the Python environment and ``work``); what it printed, for the host.
+    Raises SandboxUnavailable where the host cannot sandbox: a metric file never runs bare."""
+    from harness.sandbox import WORKDIR, Limits, run
+
+    outcome = run(
+        [sys.executable, "-I", f"{WORKDIR}/runner.py", WORKDIR],
+        workdir=work,
+        limits=Limits(wall_seconds=seconds, memory_bytes=MEMORY),
+    )
+    ended = outcome.error or "exit 0"
+    return (
+        f"{ended} after {outcome.seconds:.1f} s\n{outcome.stdout[-4000:]}{outcome.stderr[-4000:]}"
+    )
