@@ -1334,6 +1334,98 @@ def create(
     click.echo(f"next: `harness describe {competition}`, `harness serve` to host it")
 
 
+@cli.command("export")
+@COMPETITION
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["kaggle", "hf", "codabench"]),
+    required=True,
+    help="Kaggle community competition, Hugging Face competitions, or a Codabench v2 bundle.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Where to write it [default: ./<id>-<format> (Codabench: a .zip)].",
+)
+@home_option
+def export_command(competition: str, fmt: str, out: Path | None, home: str | None) -> None:
+    """Write a prepared competition in another platform's format: its public files, its
+    answers with their public/private split, its metric in Kaggle's signature, its description
+    and its rules where the format has a place for them.
+
+    \b
+    Example:
+      harness export class-churn --format codabench --out class-churn.zip
+    """
+    from harness.authoring.bundles import export
+    from harness.settings import Settings
+
+    where = export(competition, Settings.resolve(home), fmt, out)
+    click.echo(f"{competition} exported as {fmt}: {printable(where)}")
+
+
+@cli.command("import")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--id", "competition", metavar="ID", help="[default: the id the bundle carries]")
+@click.option(
+    "--data",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="An mle-bench competition's prepared data folder (<data-dir>/<id>/prepared).",
+)
+@click.option("--metric", metavar="NAME", help="The metric, where the bundle names none.")
+@click.option(
+    "--higher-is-better/--lower-is-better",
+    "greater_is_better",
+    default=None,
+    help="The direction of the bundle's metric file, where it does not say.",
+)
+@home_option
+def import_command(
+    path: Path,
+    competition: str | None,
+    data: Path | None,
+    metric: str | None,
+    greater_is_better: bool | None,
+    home: str | None,
+) -> None:
+    """Import a competition from a Kaggle, Hugging Face or Codabench bundle (a folder or a
+    zip) or an mle-bench competition folder. Nothing from the bundle runs now: its metric file
+    runs only when a submission is scored, in the sandbox.
+
+    \b
+    Example:
+      harness import class-churn.zip
+      harness import mle-bench/mlebench/competitions/spaceship-titanic \\
+        --data ~/.cache/mle-bench/data/spaceship-titanic/prepared
+    """
+    from harness.authoring.bundles import import_bundle
+    from harness.settings import Settings
+
+    declared: dict[str, Any] = {}
+    if metric is not None:
+        declared.update(metric=metric, metric_file=None, greater_is_better=None, needs=None)
+    elif greater_is_better is not None:
+        declared["greater_is_better"] = greater_is_better
+    err = _console(stderr=True)
+    with err.status(f"importing {printable(path)}") as status:
+        done, fmt, notes = import_bundle(
+            path,
+            Settings.resolve(home),
+            competition=competition,
+            data=data,
+            declared=declared,
+            progress=lambda msg: status.update(printable(msg)),
+        )
+    for note in [*notes, *done.notes]:
+        click.echo(f"note: {printable(note)}")
+    rows = done.preparation.manifest.get("rows", {})
+    click.echo(
+        f"{done.competition} imported from {printable(path)} ({fmt}): "
+        f"{_n(rows.get('train'))} train rows, {_n(rows.get('test'))} test rows."
+    )
+
+
 def _competition(name: str) -> Any:
     from harness.registry import get_competition
 
