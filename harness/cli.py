@@ -1358,7 +1358,7 @@ def export_command(competition: str, fmt: str, out: Path | None, home: str | Non
     Example:
       harness export class-churn --format codabench --out class-churn.zip
     """
-    from harness.authoring.bundles import export
+    from harness.authoring.transfer import export
     from harness.settings import Settings
 
     where = export(competition, Settings.resolve(home), fmt, out)
@@ -1399,7 +1399,7 @@ def import_command(
       harness import mle-bench/mlebench/competitions/spaceship-titanic \\
         --data ~/.cache/mle-bench/data/spaceship-titanic/prepared
     """
-    from harness.authoring.bundles import import_bundle
+    from harness.authoring.transfer import import_bundle
     from harness.settings import Settings
 
     declared: dict[str, Any] = {}
