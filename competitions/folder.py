@@ -40,6 +40,7 @@ SPEC = "competition.json"
 DESCRIPTION = "description.md"
 METRIC_FILE = "metric.py"
 DATA = "data"
+KAGGLE_BOARD = "kaggle_leaderboard.csv"  # Kaggle's final board, from an mle-bench import
 TRAIN, TEST, SOLUTION = "train.csv", "test.csv", "solution.csv"
 SPEC_FORMAT = 1
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
@@ -105,6 +106,7 @@ def load(folder: Path) -> Competition:
         embedded_raw=folder / DATA,
         raw_hint="the host's folder: train.csv, and test.csv with solution.csv, or train alone",
         version=int(spec.get("version", 1)),
+        reference_board=(folder / KAGGLE_BOARD) if (folder / KAGGLE_BOARD).is_file() else None,
     )
 
 
@@ -364,12 +366,11 @@ def check_metric(comp: Competition, answers: Path, sample: Path) -> str:
                 y_true = check_values(truth[column], column, comp)[0]
                 y_pred = check_values(frame[column], column, comp)[0]
                 value = metric.fn(y_true, y_pred)
-        except MetricFailed as exc:
+        except MetricFailed as exc:  # the host's own file: they may read what went wrong
             detail = exc.details.strip().splitlines()[-1] if exc.details else exc.visible
-            raise RawDataError(
-                f"{METRIC_FILE}: failed on {name}: {detail} (the whole traceback is in "
-                f"{getattr(metric.fn, 'log_path', 'the log')})"
-            ) from None
+            lines = re.findall(r'File "[^"]*/metric\.py", line (\d+)', exc.details)
+            where = f" (line {lines[-1]})" if lines else ""
+            raise RawDataError(f"{METRIC_FILE}: failed on {name}{where}: {detail}") from None
         except (ValueError, TypeError) as exc:
             raise RawDataError(f"{what} cannot score {name}: {exc}") from None
         scores[name] = value

@@ -349,6 +349,8 @@ def _say_submitted(competition: str, got: dict[str, Any]) -> None:
             f"Rank {got['rank']} of {got['participants']} (your best: "
             f"{got['best_public']:.5f}). {tail}"
         )
+    if got.get("reference_rank"):
+        click.echo(f"It would have been {got['reference_rank']}.")
     if got["left_today"] is not None:
         click.echo(f"{got['left_today']} of {got['daily_limit']} submissions left today (UTC).")
     for warning in got["warnings"]:

@@ -259,7 +259,10 @@ def _edit(path: Path, change: object) -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("    raise ValueError('boom')\n", "metric.py: failed on the answers: ValueError: boom"),
+        (
+            "    raise ValueError('boom')\n",
+            "metric.py: failed on the answers (line 2): ValueError: boom",
+        ),
         ("    return float('nan')\n", "metric.py: failed on the answers: score() returned nan"),
         ("    return 'high'\n", "metric.py: failed on the answers: score() returned str, not a"),
         ("    return 0.5\n", "metric (higher is better) scores the answers themselves 0.5 and "),

@@ -37,7 +37,7 @@ from harness.settings import Settings
 FORMATS = ("kaggle", "hf", "codabench")
 SIDE = "harness.json"  # Harness's own notes in every export; the platforms ignore it
 METRIC = "metric.py"
-LEADERBOARD = "kaggle_leaderboard.csv"  # an mle-bench import keeps Kaggle's final board
+LEADERBOARD = created_folder.KAGGLE_BOARD  # an mle-bench import keeps Kaggle's final board
 
 
 @dataclass(frozen=True)
