@@ -365,3 +365,39 @@ def test_an_id_that_cannot_name_a_competition_or_repeats_one_is_refused(
     assert "a competition 'titanic' exists already" in err
     err = fails("create", "x", "--from", str(folder), "--metric", "auc")
     assert "unknown metric 'auc' (known: accuracy, f1_macro, roc_auc" in err
+
+
+def test_a_created_competition_is_hosted_with_its_pages_and_its_metric_files_rule(
+    home: Path, tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from harness.server.app import create_app
+    from harness.server.participants import Participants
+    from harness.settings import Settings
+
+    folder = regression_folder(tmp_path / "reg")
+    ok("create", "hosted-reg", "--from", str(folder), "--metric-file", str(folder / "metric.py"),
+       "--lower-is-better", "--title", "Hosted regression")  # fmt: skip
+    settings = Settings.resolve()
+    token = Participants(settings).add("alice")
+    client = TestClient(create_app(settings, max_upload=200_000))
+
+    assert "Hosted regression" in client.get("/").text
+    assert "Public leaderboard" in client.get("/c/hosted-reg").text
+    sample = pd.read_csv(home / "public" / "hosted-reg" / "sample_submission.csv")
+    auth = {"Authorization": f"Bearer {token}"}
+    for values, status, said in (
+        (50.0, 200, None),
+        (-1.0, 422, "predictions must not be negative"),
+        (1e7, 422, "the metric failed (the host has the details)"),
+    ):
+        body = sample.assign(y=values).to_csv(index=False).encode()
+        got = client.post(
+            "/api/competitions/hosted-reg/submissions",
+            headers=auth,
+            files={"file": ("preds.csv", body)},
+        )
+        assert got.status_code == status, got.text
+        if said is not None:
+            assert said in got.text and "SECRET" not in got.text
