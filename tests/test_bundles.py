@@ -325,3 +325,37 @@ def test_an_mle_bench_folder_imports_with_kaggles_board_beside_the_local_rank(
         f"It would have been rank {rank} of 42 on Kaggle's final leaderboard (by this private "
         "score)." in said
     )
+
+
+def test_a_hugging_face_custom_metric_scores_each_split_as_harness_does(
+    made: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exported metric.py's compute(params), called as Hugging Face calls it (the hub's
+    download replaced by the bundle's own files), gives Harness's public and private scores."""
+    import importlib.util
+    import types
+
+    home = made / "home"
+    monkeypatch.setenv("HARNESS_HOME", str(home))
+    bundle = tmp_path / "hf"
+    ok("export", "guarded-mae", "--format", "hf", "--out", str(bundle))
+    conf = json.loads((bundle / "conf.json").read_text())
+    assert conf["EVAL_METRIC"] == "custom" and conf["EVAL_HIGHER_IS_BETTER"] == 0
+    files = submissions(home, "guarded-mae", tmp_path)
+    expected = scores("guarded-mae", files)
+    (bundle / "submissions").mkdir()
+    hub = types.ModuleType("huggingface_hub")
+    hub.hf_hub_download = lambda repo_id, filename, token, repo_type: str(bundle / filename)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "huggingface_hub", hub)
+    spec = importlib.util.spec_from_file_location("hf_metric", bundle / "metric.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for i, (path, (public, private)) in enumerate(zip(files, expected, strict=True)):
+        (bundle / "submissions" / f"team-{i}.csv").write_bytes(path.read_bytes())
+        params = types.SimpleNamespace(
+            competition_id="host/guarded-mae", token="", team_id="team", submission_id=i,
+            submission_id_col="row",
+        )  # fmt: skip
+        got = module.compute(params)
+        assert got == {"public_score": {"metric": public}, "private_score": {"metric": private}}

@@ -9,7 +9,8 @@ Export layout (a folder)::
                          SUBMISSION_ROWS, COMPETITION_TYPE, TIME_LIMIT
     solution.csv         the id, the targets and ``split`` (public/private)
     COMPETITION_DESC.md, DATASET_DESC.md, SUBMISSION_DESC.md
-    metric.py            the metric in Kaggle's signature, for EVAL_METRIC "custom"
+    metric.py            for EVAL_METRIC "custom": the metric in Kaggle's signature and the
+                         compute(params) that Hugging Face calls
     dataset/             the public dataset: train.csv, test.csv, sample_submission.csv
 
 ``END_DATE`` is a date: a deadline travels as the day it falls on (its time of day is kept in
@@ -47,6 +48,36 @@ SKLEARN = {
 }
 CUSTOM = "custom"
 
+#: Appended to the Kaggle-signature metric for EVAL_METRIC "custom": Hugging Face calls
+#: ``compute(params)``, which fetches the solution and the submission from the competition's
+#: repository and scores each split with ``score``. An import strips it again.
+HF_COMPUTE = """
+
+# Hugging Face competitions, EVAL_METRIC "custom": compute(params) (written by Harness)
+def compute(params):
+    import pandas as pd
+    from huggingface_hub import hf_hub_download
+
+    def fetch(name):
+        path = hf_hub_download(
+            repo_id=params.competition_id, filename=name, token=params.token,
+            repo_type="dataset",
+        )
+        return pd.read_csv(path)
+
+    solution = fetch("solution.csv")
+    submission = fetch(f"submissions/{params.team_id}-{params.submission_id}.csv")
+    id_column = params.submission_id_col
+    submission = submission.set_index(id_column).loc[solution[id_column]].reset_index()
+    scores = {}
+    for split in ("public", "private"):
+        rows = (solution["split"] == split).to_numpy()
+        truth = solution[rows].drop(columns=["split"]).reset_index(drop=True)
+        preds = submission[rows].reset_index(drop=True)
+        scores[f"{split}_score"] = {"metric": score(truth, preds, id_column)}
+    return scores
+"""
+
 
 def export(source: Source, out: Path) -> None:
     import pandas as pd
@@ -64,7 +95,8 @@ def export(source: Source, out: Path) -> None:
         if by_name is not None and by_name[0] is comp.metric
         else CUSTOM
     )
-    (out / METRIC).write_text(source.metric_text, encoding="utf-8")
+    if eval_metric == CUSTOM:
+        (out / METRIC).write_text(source.metric_text + HF_COMPUTE, encoding="utf-8")
     deadline = rules.get("deadline")
     conf = {
         "COMPETITION_TYPE": "generic",
@@ -127,6 +159,10 @@ def read(root: Path, work: Path, side: dict[str, Any], data: Path | None) -> Inc
     named = {v: k for k, v in SKLEARN.items()}.get(eval_metric)
     metric = root / METRIC
     text = metric.read_text(encoding="utf-8") if metric.is_file() else None
+    if text is not None and text.endswith(HF_COMPUTE):  # the Kaggle-signature metric alone
+        text = text.removesuffix(HF_COMPUTE)
+        metric = work / METRIC
+        metric.write_text(text, encoding="utf-8")
     if named is None and text is None:
         raise RawDataError(
             f"conf.json: EVAL_METRIC '{eval_metric}' is not one Harness knows "
