@@ -359,3 +359,27 @@ def test_a_hugging_face_custom_metric_scores_each_split_as_harness_does(
         )  # fmt: skip
         got = module.compute(params)
         assert got == {"public_score": {"metric": public}, "private_score": {"metric": private}}
+
+
+def test_a_bundle_with_bad_rules_or_a_bad_split_is_refused_before_anything_is_created(
+    made: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HARNESS_HOME", str(made / "home"))
+    ok("export", "titanic-class", "--format", "kaggle", "--out", str(tmp_path / "k"))
+    ok("export", "titanic-class", "--format", "hf", "--out", str(tmp_path / "h"))
+    side = json.loads((tmp_path / "k" / "harness.json").read_text())
+    side["rules"]["deadline"] = "next tuesday"
+    (tmp_path / "k" / "harness.json").write_text(json.dumps(side))
+    solution = pd.read_csv(tmp_path / "h" / "solution.csv", dtype=str)
+    solution.loc[3, "split"] = "secret"
+    solution.to_csv(tmp_path / "h" / "solution.csv", index=False)
+    home = tmp_path / "home"
+    monkeypatch.setenv("HARNESS_HOME", str(home))
+
+    err = fails("import", str(tmp_path / "k"), "--id", "bad-rules")
+    assert err.startswith("Error: k: its rules do not read: "), err
+    err = fails("import", str(tmp_path / "h"), "--id", "bad-split")
+    assert err == "Error: solution.csv: 'split' must be public or private, got 'secret' (line 5)\n"
+    for name in ("bad-rules", "bad-split"):
+        assert not (home / "competitions" / name).exists()
+        assert not (home / "public" / name).exists()

@@ -124,6 +124,12 @@ def _unprepare(settings: Settings, competition: str) -> None:
         shutil.rmtree(side, ignore_errors=True)
 
 
+def remove(competition: str, settings: Settings) -> None:
+    """Undo :func:`create` (its folder first, so the registry no longer finds it)."""
+    shutil.rmtree(settings.home / "competitions" / competition, ignore_errors=True)
+    _unprepare(settings, competition)
+
+
 def declaration(competition: str, source: Path, declared: Declared) -> dict[str, Any]:
     """The ``competition.json`` for the files in ``source`` and what the host declared."""
     import pandas as pd

@@ -14,8 +14,8 @@ from typing import Any
 
 from harness.authoring import codabench, hf, kaggle, mlebench
 from harness.authoring.bundles import FORMATS, SIDE, detect, gather, opened
-from harness.authoring.create import Created, Declared, create
-from harness.errors import RawDataError
+from harness.authoring.create import Created, Declared, create, remove
+from harness.errors import HarnessError, RawDataError
 from harness.settings import Settings
 
 __all__ = ["FORMATS", "export", "import_bundle"]
@@ -57,6 +57,7 @@ def import_bundle(
     """Import the bundle at ``path`` as ``competition`` (default: the id it carries); return
     the created competition, the format and notes. ``data``: an mle-bench competition's
     prepared folder. ``declared``: what the host adds (a metric file's direction)."""
+    from harness.board.rules import Rules
     from harness.board.service import Board
 
     readers = {
@@ -72,6 +73,11 @@ def import_bundle(
         name = competition or side.get("id") or incoming.declared.extra.get("id")
         if not name:
             name = _slug(root.name if path.is_dir() else Path(path).stem)
+        changes = {k: v for k, v in incoming.rules.items() if v is not None}
+        try:  # the bundle's rules checked before anything is created
+            Rules().changed(**changes)
+        except (ValueError, TypeError, HarnessError) as exc:
+            raise RawDataError(f"{Path(path).name}: its rules do not read: {exc}") from None
         fields = {**incoming.declared.__dict__, **(declared or {})}
         fields["extra"] = {k: v for k, v in fields["extra"].items() if k != "id"}
         done = create(
@@ -82,9 +88,12 @@ def import_bundle(
             extra_files=incoming.extra_files,
             progress=progress,
         )
-    changes = {k: v for k, v in incoming.rules.items() if v is not None}
     if changes:
-        Board(done.competition, settings).set_rules(**changes)
+        try:
+            Board(done.competition, settings).set_rules(**changes)
+        except BaseException:
+            remove(done.competition, settings)  # a competition without its rules is not made
+            raise
     return done, fmt, incoming.notes
 
 
