@@ -142,7 +142,10 @@ def test_a_labelled_train_alone_becomes_a_competition_that_every_command_works_o
     assert "bob's submission scored 0.6" in ok(
         "submit", "class-titanic", str(sample), "--as", "bob"
     )
-    assert "bob" in ok("leaderboard", "class-titanic")
+    trained = ok("baseline", "class-titanic", "--model", "linear")
+    assert re.search(r"class-titanic: linear CV 0\.[78]\d{4}", trained), trained
+    board = ok("leaderboard", "class-titanic")
+    assert "bob" in board and "baseline/linear" in board
     assert "nothing differs" in ok("verify", "class-titanic")
 
 
@@ -348,6 +351,10 @@ def test_a_metric_files_own_error_is_shown_and_any_other_stays_with_the_host(
     listed = ok("submissions", "reg", "--as", "ann", "--format", "csv")
     assert "predictions must not be negative" in listed
     assert "the metric failed (the host has the details)" in listed and "SECRET" not in listed
+
+    # the tabular baseline's cross-validation scores its folds with the metric file too
+    trained = ok("baseline", "reg", "--model", "linear")
+    assert re.search(r"reg: linear CV \d\.\d{5}", trained), trained
 
     sample.assign(y=50.0).to_csv(tmp_path / "fine.csv", index=False)
     assert "ann's submission scored" in ok(
