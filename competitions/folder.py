@@ -30,7 +30,7 @@ from harness.competition import Competition, Task
 from harness.data.kit import RawDataError, default_prediction, strata, write_csv
 from harness.data.preparation import ANSWERS, PRIVATE, PUBLIC, SAMPLE_SUBMISSION, USAGE
 from harness.data.writers import assign_usage
-from harness.errors import MetricFailed
+from harness.errors import MetricFailed, printable
 from harness.metrics import NAMED, Metric, Needs
 
 if TYPE_CHECKING:
@@ -50,12 +50,17 @@ _read: dict[tuple[str, int], Competition] = {}  # (spec path, mtime) -> declarat
 _warned: set[str] = set()
 
 
+def shown(value: object) -> str:
+    """A value from a host's file, safe to print in a message (escaped, cut to 60 chars)."""
+    return printable(value, limit=60)
+
+
 def check_id(competition: str) -> str:
     """``competition`` if it may name a created competition (a Kaggle-like slug)."""
     if not ID_PATTERN.fullmatch(competition):
         raise RawDataError(
-            f"'{competition}' cannot name a competition: use lower-case letters, digits and "
-            "dashes (at most 63), starting with a letter or digit"
+            f"'{shown(competition)}' cannot name a competition: use lower-case letters, digits "
+            "and dashes (at most 63), starting with a letter or digit"
         )
     return competition
 
@@ -88,7 +93,9 @@ def load(folder: Path) -> Competition:
         raise ValueError(f"unknown format {spec.get('format')!r} (expected {SPEC_FORMAT})")
     comp_id = check_id(str(spec["id"]))
     if comp_id != folder.name:
-        raise ValueError(f"declares id '{comp_id}' but its folder is '{folder.name}'")
+        raise ValueError(
+            f"declares id '{shown(comp_id)}' but its folder is '{shown(folder.name)}'"
+        )
     task = Task(spec["task"])
     labels = spec.get("labels")
     return Competition(
@@ -193,15 +200,15 @@ def check_ids(frame: pd.DataFrame, id_column: str, name: str) -> None:
     empty = (ids.str.strip() == "").to_numpy().nonzero()[0]
     if len(empty):
         raise RawDataError(
-            f"{name}: {len(empty):,} empty id(s) in '{id_column}' ({_lines(empty)})"
+            f"{name}: {len(empty):,} empty id(s) in '{shown(id_column)}' ({_lines(empty)})"
         )
     doubled = ids.duplicated(keep="first").to_numpy().nonzero()[0]
     if len(doubled):
         first = ids.iloc[doubled[0]]
         where = (ids == first).to_numpy().nonzero()[0]
         raise RawDataError(
-            f"{name}: {len(doubled):,} duplicate id(s) in '{id_column}'; the first, "
-            f"'{first}', is on {_lines(where)}"
+            f"{name}: {len(doubled):,} duplicate id(s) in '{shown(id_column)}'; the first, "
+            f"'{shown(first)}', is on {_lines(where)}"
         )
 
 
@@ -210,7 +217,7 @@ def check_filled(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None
         empty = (frame[column].str.strip() == "").to_numpy().nonzero()[0]
         if len(empty):
             raise RawDataError(
-                f"{name}: {len(empty):,} empty label(s) in '{column}' ({_lines(empty)})"
+                f"{name}: {len(empty):,} empty label(s) in '{shown(column)}' ({_lines(empty)})"
             )
 
 
@@ -232,7 +239,7 @@ def _given_test(
         first = solution[comp.id_column].iloc[unknown[0]]
         raise RawDataError(
             f"{SOLUTION}: {len(unknown):,} label(s) for an id not in {TEST}; the first, "
-            f"'{first}', on {_lines(unknown)}"
+            f"'{shown(first)}', on {_lines(unknown)}"
         )
     labelled = set(solution[comp.id_column])
     unlabelled = (~test[comp.id_column].isin(labelled)).to_numpy().nonzero()[0]
@@ -240,13 +247,14 @@ def _given_test(
         first = test[comp.id_column].iloc[unlabelled[0]]
         raise RawDataError(
             f"{TEST}: {len(unlabelled):,} id(s) without a label in {SOLUTION}; the first, "
-            f"'{first}', on {_lines(unlabelled)}"
+            f"'{shown(first)}', on {_lines(unlabelled)}"
         )
     both = (test[comp.id_column].isin(set(train[comp.id_column]))).to_numpy().nonzero()[0]
     if len(both):
         first = test[comp.id_column].iloc[both[0]]
         raise RawDataError(
-            f"{TEST}: {len(both):,} id(s) also in {TRAIN}; the first, '{first}', on {_lines(both)}"
+            f"{TEST}: {len(both):,} id(s) also in {TRAIN}; the first, '{shown(first)}', on "
+            f"{_lines(both)}"
         )
     in_test = [c for c in targets if c in test.columns]
     if in_test:
@@ -264,11 +272,11 @@ def _given_test(
                 answers[comp.id_column].iloc[bad]
             )
             raise RawDataError(
-                f"{SOLUTION}: '{USAGE}' must be Public or Private, got "
-                f"'{answers[USAGE].iloc[bad[0]]}' ({_lines(np.sort(order))})"
+                f"{SOLUTION}: '{shown(USAGE)}' must be Public or Private, got "
+                f"'{shown(answers[USAGE].iloc[bad[0]])}' ({_lines(np.sort(order))})"
             )
         if not (usage == PUBLIC).any() or not (usage == PRIVATE).any():
-            raise RawDataError(f"{SOLUTION}: '{USAGE}' needs Public rows and Private rows")
+            raise RawDataError(f"{SOLUTION}: '{shown(USAGE)}' needs Public rows and Private rows")
         answers[USAGE] = usage
     return test, answers
 
@@ -317,8 +325,8 @@ def check_labels(comp: Competition, train: pd.DataFrame, answers: pd.DataFrame) 
             bad = (~values.isin(allowed)).to_numpy().nonzero()[0]
             if len(bad):
                 raise RawDataError(
-                    f"{SOLUTION}: label '{values.iloc[bad[0]]}' in '{column}' never occurs in "
-                    f"{TRAIN} ({len(bad):,} row(s), {_lines(bad)} of the test)"
+                    f"{SOLUTION}: label '{shown(values.iloc[bad[0]])}' in '{shown(column)}' "
+                    f"never occurs in {TRAIN} ({len(bad):,} row(s), {_lines(bad)} of the test)"
                 )
         if comp.metric.needs is not Needs.LABELS:
             for name, frame in ((TRAIN, train), (SOLUTION, answers)):
@@ -326,8 +334,8 @@ def check_labels(comp: Competition, train: pd.DataFrame, answers: pd.DataFrame) 
                 bad = (~np.isfinite(numbers)).nonzero()[0]
                 if len(bad):
                     raise RawDataError(
-                        f"{name}: '{column}' must be a number, got "
-                        f"'{frame[column].iloc[bad[0]]}' ({_lines(bad)})"
+                        f"{name}: '{shown(column)}' must be a number, got "
+                        f"'{shown(frame[column].iloc[bad[0]])}' ({_lines(bad)})"
                     )
 
 

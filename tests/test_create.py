@@ -408,3 +408,16 @@ def test_a_created_competition_is_hosted_with_its_pages_and_its_metric_files_rul
         assert got.status_code == status, got.text
         if said is not None:
             assert said in got.text and "SECRET" not in got.text
+
+
+def test_a_hosts_values_in_messages_are_escaped(home: Path, tmp_path: Path) -> None:
+    folder = titanic_folder(tmp_path / "class", split=True)
+    _edit(
+        folder / "solution.csv",
+        lambda t: pd.concat([t, pd.DataFrame({"PassengerId": ["\x1b[2J9"], "Survived": ["1"]})]),
+    )
+
+    err = fails("create", "esc", "--from", str(folder), "--metric", "accuracy")
+
+    assert "the first, '\\x1b[2J9', on line 293" in err and "\x1b" not in err
+    nothing_left(home, "esc")

@@ -29,6 +29,7 @@ from typing import Any
 from harness.authoring.create import Declared
 from harness.competition import Competition
 from harness.competitions import folder as created_folder
+from harness.competitions.folder import shown
 from harness.data.preparation import ANSWERS, SAMPLE_SUBMISSION, USAGE
 from harness.errors import RawDataError
 from harness.metrics import NAMED
@@ -86,7 +87,9 @@ def gather(competition: str, settings: Settings) -> Source:
     elif comp.metric.name in NAMED and len(comp.target_columns) == 1:
         metric_text = metric_source(comp.metric.name, comp.target_columns[0])
     else:
-        raise RawDataError(f"{comp.id}: its metric '{comp.metric.name}' cannot be written out")
+        raise RawDataError(
+            f"{comp.id}: its metric '{shown(comp.metric.name)}' cannot be written out"
+        )
     rules = Board(comp, settings).rules().facts
     return Source(
         comp=comp,

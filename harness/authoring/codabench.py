@@ -34,6 +34,7 @@ from harness.authoring.bundles import (
     first_target,
     public_tables,
 )
+from harness.competitions.folder import shown
 from harness.data.preparation import SAMPLE_SUBMISSION
 from harness.errors import RawDataError
 
@@ -226,7 +227,7 @@ def _inside(root: Path, rel: str, what: str) -> Path:
     """``rel`` (a path the YAML names) under ``root``, refused if it leaves it."""
     path = (root / rel.strip().rstrip("/")).resolve()
     if not path.is_relative_to(root.resolve()):
-        raise RawDataError(f"competition.yaml: {what} '{rel}' points outside the bundle")
+        raise RawDataError(f"competition.yaml: {what} '{shown(rel)}' points outside the bundle")
     return path
 
 

@@ -24,9 +24,18 @@ from typing import Any
 
 from harness.competition import Task
 from harness.competitions import folder
-from harness.competitions.folder import DATA, DESCRIPTION, METRIC_FILE, SOLUTION, TEST, TRAIN
+from harness.competitions.folder import (
+    DATA,
+    DESCRIPTION,
+    METRIC_FILE,
+    SOLUTION,
+    TEST,
+    TRAIN,
+    shown,
+)
 from harness.data.preparation import USAGE, Preparation
 from harness.errors import RawDataError
+from harness.files import file_lock
 from harness.metrics import NAMED, Needs
 from harness.settings import Settings
 
@@ -79,7 +88,8 @@ def create(
     folder.check_id(competition)
     if competition in competitions(settings.home):
         raise RawDataError(
-            f"a competition '{competition}' exists already (in {settings.home}); choose another id"
+            f"a competition '{shown(competition)}' exists already (in {settings.home}); "
+            "choose another id"
         )
     source = Path(source)
     if not source.is_dir():
@@ -88,34 +98,41 @@ def create(
     spec = declaration(competition, source, declared)
     settings.ensure_home()
     root = settings.home / "competitions"
-    staging = root / ".staging" / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    target = staging / competition
-    try:
-        (target / DATA).mkdir(parents=True, mode=0o700)
-        for name in (TRAIN, TEST, SOLUTION):
-            if (source / name).is_file():
-                shutil.copyfile(source / name, target / DATA / name)
-        description = source / DESCRIPTION
-        text = description.read_text(encoding="utf-8") if description.is_file() else ""
-        (target / DESCRIPTION).write_text(
-            text.strip() + "\n" if text.strip() else f"{spec['title']}.\n", encoding="utf-8"
-        )
-        if declared.metric_file is not None:
-            shutil.copyfile(declared.metric_file, target / METRIC_FILE)
-        for name, path in (extra_files or {}).items():
-            shutil.copyfile(path, target / name)
-        (target / folder.SPEC).write_text(json.dumps(spec, indent=1) + "\n", encoding="utf-8")
-        comp = folder.load(target)
-        done = prepare(comp, settings, force=True, progress=progress)
+    # one creation of an id at a time: the second finds the first's competition and stops
+    with file_lock(settings.locks_dir / f"{competition}.create"):
+        if (root / competition).exists():
+            raise RawDataError(
+                f"a competition '{shown(competition)}' exists already (in {settings.home}); "
+                "choose another id"
+            )
+        staging = root / ".staging" / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        target = staging / competition
         try:
-            (target).rename(root / competition)
-        except OSError:
-            _unprepare(settings, competition)
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            staging.parent.rmdir()  # when no other creation is staged there
+            (target / DATA).mkdir(parents=True, mode=0o700)
+            for name in (TRAIN, TEST, SOLUTION):
+                if (source / name).is_file():
+                    shutil.copyfile(source / name, target / DATA / name)
+            description = source / DESCRIPTION
+            text = description.read_text(encoding="utf-8") if description.is_file() else ""
+            (target / DESCRIPTION).write_text(
+                text.strip() + "\n" if text.strip() else f"{spec['title']}.\n", encoding="utf-8"
+            )
+            if declared.metric_file is not None:
+                shutil.copyfile(declared.metric_file, target / METRIC_FILE)
+            for name, path in (extra_files or {}).items():
+                shutil.copyfile(path, target / name)
+            (target / folder.SPEC).write_text(json.dumps(spec, indent=1) + "\n", encoding="utf-8")
+            comp = folder.load(target)
+            done = prepare(comp, settings, force=True, progress=progress)
+            try:
+                (target).rename(root / competition)
+            except OSError:
+                _unprepare(settings, competition)
+                raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                staging.parent.rmdir()  # when no other creation is staged there
     return Created(competition, root / competition, done, list(done.manifest.get("notes", [])))
 
 
@@ -140,7 +157,7 @@ def declaration(competition: str, source: Path, declared: Declared) -> dict[str,
     header = _header(train_path)
     id_column = declared.id_column or header[0]
     if id_column not in header:
-        raise RawDataError(f"{TRAIN}: no column '{id_column}' (the id column)")
+        raise RawDataError(f"{TRAIN}: no column '{shown(id_column)}' (the id column)")
     has_test, has_solution = (source / TEST).is_file(), (source / SOLUTION).is_file()
     if has_test != has_solution:
         given, missing = (TEST, SOLUTION) if has_test else (SOLUTION, TEST)
@@ -168,7 +185,9 @@ def declaration(competition: str, source: Path, declared: Declared) -> dict[str,
     metric: dict[str, Any]
     if declared.metric is not None:
         if declared.metric not in NAMED:
-            raise RawDataError(f"unknown metric '{declared.metric}' (known: {', '.join(NAMED)})")
+            raise RawDataError(
+                f"unknown metric '{shown(declared.metric)}' (known: {', '.join(NAMED)})"
+            )
         named, for_classes = NAMED[declared.metric]
         if len(targets) != 1:
             raise RawDataError(
@@ -249,9 +268,9 @@ def _labels(values: Any, column: str, needs: Needs) -> list[Any]:
         labels = distinct
     if needs is not Needs.LABELS and labels != [0, 1]:
         raise RawDataError(
-            f"{TRAIN}: '{column}' must hold 0 and 1 for a metric of probabilities or scores, "
-            f"got {', '.join(map(str, labels[:5]))}"
+            f"{TRAIN}: '{shown(column)}' must hold 0 and 1 for a metric of probabilities or "
+            f"scores, got {', '.join(map(str, labels[:5]))}"
         )
     if len(labels) < 2:
-        raise RawDataError(f"{TRAIN}: '{column}' holds a single label ({labels[0]})")
+        raise RawDataError(f"{TRAIN}: '{shown(column)}' holds a single label ({labels[0]})")
     return labels

@@ -33,6 +33,7 @@ from harness.authoring.bundles import (
     first_target,
     public_tables,
 )
+from harness.competitions.folder import shown
 from harness.data.preparation import PRIVATE, PUBLIC, USAGE
 from harness.errors import RawDataError
 from harness.metrics import NAMED
@@ -147,7 +148,7 @@ def read(root: Path, work: Path, side: dict[str, Any], data: Path | None) -> Inc
     bad = (~split.isin(["public", "private"])).to_numpy().nonzero()[0]
     if len(bad):
         raise RawDataError(
-            f"solution.csv: 'split' must be public or private, got '{split.iloc[bad[0]]}' "
+            f"solution.csv: 'split' must be public or private, got '{shown(split.iloc[bad[0]])}' "
             f"(line {int(bad[0]) + 2})"
         )
     solution[USAGE] = split.map({"public": PUBLIC, "private": PRIVATE})
@@ -165,7 +166,7 @@ def read(root: Path, work: Path, side: dict[str, Any], data: Path | None) -> Inc
         metric.write_text(text, encoding="utf-8")
     if named is None and text is None:
         raise RawDataError(
-            f"conf.json: EVAL_METRIC '{eval_metric}' is not one Harness knows "
+            f"conf.json: EVAL_METRIC '{shown(eval_metric)}' is not one Harness knows "
             f"({', '.join(SKLEARN.values())}) and there is no metric.py"
         )
     if "EVAL_HIGHER_IS_BETTER" in conf:
@@ -197,5 +198,7 @@ def _day(text: str) -> str:
     try:
         day = dt.date.fromisoformat(text[:10])
     except ValueError:
-        raise RawDataError(f"conf.json: END_DATE '{text}' is not a date (YYYY-MM-DD)") from None
+        raise RawDataError(
+            f"conf.json: END_DATE '{shown(text)}' is not a date (YYYY-MM-DD)"
+        ) from None
     return f"{day.isoformat()}T00:00:00+00:00"

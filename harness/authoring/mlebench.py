@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.authoring.bundles import LEADERBOARD, Incoming, declared_from
+from harness.competitions.folder import shown
 from harness.data.preparation import SAMPLE_SUBMISSION
 from harness.errors import RawDataError
 
@@ -81,7 +82,7 @@ def read(root: Path, work: Path, side: dict[str, Any], data: Path | None) -> Inc
     metric = GRADERS.get(grader)
     notes = []
     if metric is None:
-        notes.append(f"mle-bench's grader '{grader}' has no Harness metric: name one")
+        notes.append(f"mle-bench's grader '{shown(grader)}' has no Harness metric: name one")
     extra = {}
     if (root / "leaderboard.csv").is_file():
         extra[LEADERBOARD] = root / "leaderboard.csv"

@@ -15,6 +15,7 @@ from typing import Any
 from harness.authoring import codabench, hf, kaggle, mlebench
 from harness.authoring.bundles import FORMATS, SIDE, detect, gather, opened
 from harness.authoring.create import Created, Declared, create, remove
+from harness.competitions.folder import shown
 from harness.errors import HarnessError, RawDataError
 from harness.settings import Settings
 
@@ -26,7 +27,7 @@ def export(competition: str, settings: Settings, fmt: str, out: Path | None = No
     Codabench); return where it went. An existing ``out`` is refused, never overwritten."""
     writers = {"kaggle": kaggle.export, "hf": hf.export, "codabench": codabench.export}
     if fmt not in writers:
-        raise RawDataError(f"unknown format '{fmt}' (known: {', '.join(FORMATS)})")
+        raise RawDataError(f"unknown format '{shown(fmt)}' (known: {', '.join(FORMATS)})")
     source = gather(competition, settings)
     default = f"{source.comp.id}-{fmt}" + (".zip" if fmt == "codabench" else "")
     target = Path(out) if out is not None else Path(default)
