@@ -383,3 +383,39 @@ def test_a_bundle_with_bad_rules_or_a_bad_split_is_refused_before_anything_is_cr
     for name in ("bad-rules", "bad-split"):
         assert not (home / "competitions" / name).exists()
         assert not (home / "public" / name).exists()
+
+
+def test_the_submit_page_says_where_the_score_would_have_ranked_on_kaggle(
+    home: Path, tmp_path: Path
+) -> None:
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from harness.server.app import create_app
+    from harness.server.participants import Participants
+    from harness.settings import Settings
+
+    comp, prepared = mlebench(tmp_path)
+    ok("import", str(comp), "--data", str(prepared))
+    settings = Settings.resolve()
+    token = Participants(settings).add("alice")
+    client = TestClient(create_app(settings, max_upload=200_000))
+    assert client.post("/signin", data={"token": token}, follow_redirects=False).status_code == 303
+    page = client.get("/c/class-titanic/submit").text
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    assert csrf is not None
+    sample = (home / "public" / "class-titanic" / "sample_submission.csv").read_bytes()
+
+    got = client.post(
+        "/c/class-titanic/submit",
+        data={"csrf": csrf.group(1), "message": "all die"},
+        files={"file": ("preds.csv", sample)},
+    )
+
+    assert got.status_code == 200, got.text
+    assert re.search(
+        r'<p id="reference-rank">It would have been rank \d+ of 42 on Kaggle&#39;s final '
+        r"leaderboard \(by this private score\)\.</p>",
+        got.text,
+    ), got.text
