@@ -34,7 +34,7 @@ def list_competitions(*, home: str | os.PathLike[str] | None = None) -> pd.DataF
 
     settings = Settings.resolve(home)
     rows = []
-    for comp in competitions().values():
+    for comp in competitions(home).values():
         manifest = manifest_or_none(comp, settings) or {}
         rows_of = manifest.get("rows", {})
         rows.append(
@@ -60,7 +60,7 @@ def load(
     from harness.data.loading import load
     from harness.registry import get_competition
 
-    return load(get_competition(competition), Settings.resolve(home), size=size)
+    return load(get_competition(competition, home), Settings.resolve(home), size=size)
 
 
 def prepare(
@@ -75,7 +75,7 @@ def prepare(
     from harness.registry import get_competition
 
     return prep.prepare(
-        get_competition(competition),
+        get_competition(competition, home),
         Settings.resolve(home),
         raw=None if raw is None else Path(raw),
         force=force,
@@ -89,7 +89,7 @@ def describe(competition: str, *, home: str | os.PathLike[str] | None = None) ->
     from harness.data.preparation import DESCRIPTION, describe, is_prepared
     from harness.registry import get_competition
 
-    comp, settings = get_competition(competition), Settings.resolve(home)
+    comp, settings = get_competition(competition, home), Settings.resolve(home)
     here = default_for(comp)
     line = "" if here is None else f"\nBaseline on this machine: `{here[0]}` ({here[1]}).\n"
     if is_prepared(comp, settings):
@@ -119,7 +119,9 @@ def validate(
     from harness.data.validation import validate_predictions
     from harness.registry import get_competition
 
-    return validate_predictions(get_competition(competition), Settings.resolve(home), predictions)
+    return validate_predictions(
+        get_competition(competition, home), Settings.resolve(home), predictions
+    )
 
 
 def board(
@@ -309,7 +311,7 @@ def tune(
     from harness.registry import get_competition
 
     return run(
-        get_competition(competition),
+        get_competition(competition, home),
         Settings.resolve(home, tracking_uri),
         model=model,
         trials=trials,
@@ -343,7 +345,7 @@ def baseline(
     from harness.registry import get_competition
 
     return run(
-        get_competition(competition),
+        get_competition(competition, home),
         Settings.resolve(home, tracking_uri),
         model=model,
         trials=1,
@@ -378,9 +380,9 @@ def verify(
     if competition is None:
         if raw is not None:
             raise ValueError("raw data is for one competition: name it")
-        comps = [c for c in competitions().values() if is_prepared(c, settings)]
+        comps = [c for c in competitions(home).values() if is_prepared(c, settings)]
     else:
-        comps = [get_competition(competition)]
+        comps = [get_competition(competition, home)]
     reports = []
     for comp in comps:
 

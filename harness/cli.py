@@ -43,8 +43,9 @@ class CompetitionType(click.ParamType):
             return str(value)
         from harness.registry import get_competition
 
+        home = None if ctx is None else ctx.params.get("home")  # --home is eager: read first
         try:
-            return get_competition(str(value)).id
+            return get_competition(str(value), home).id
         except UnknownCompetition as exc:
             known = ", ".join(exc.known)
             self.fail(f"{exc} — known: {known}", param, ctx)
@@ -75,6 +76,7 @@ def home_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--home",
         envvar=HOME_ENV,
+        is_eager=True,  # before the competition's name, which may be one created in it
         type=click.Path(file_okay=False),
         help=f"Data home [env {HOME_ENV}; default {DEFAULT_HOME_HELP}].",
     )(f)
@@ -346,6 +348,8 @@ def _say_submitted(competition: str, got: dict[str, Any]) -> None:
             f"Rank {got['rank']} of {got['participants']} (your best: "
             f"{got['best_public']:.5f}). {tail}"
         )
+    if got.get("reference_rank"):
+        click.echo(f"It would have been {got['reference_rank']}.")
     if got["left_today"] is not None:
         click.echo(f"{got['left_today']} of {got['daily_limit']} submissions left today (UTC).")
     for warning in got["warnings"]:
@@ -1213,6 +1217,205 @@ def _report_tuning(competition: str, result: Any) -> None:
         f"submitted as {entry.participant}: public score {entry.public_score:.5f}, rank "
         f"{result.submission.rank} of {result.submission.participants}; "
         f"see `harness ui {competition}`"
+    )
+
+
+@cli.command()
+@click.argument("competition")
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The folder: train.csv, and test.csv + solution.csv or train alone; description.md.",
+)
+@click.option("--metric", metavar="NAME", help="A metric by name: accuracy, f1_macro, roc_auc, "
+              "log_loss, rmse, mae, r2, rmse_log.")  # fmt: skip
+@click.option(
+    "--metric-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Your metric in Kaggle's signature: score(solution, submission, row_id_column_name).",
+)
+@click.option(
+    "--higher-is-better/--lower-is-better",
+    "greater_is_better",
+    default=None,
+    help="The metric file's direction (required with --metric-file).",
+)
+@click.option(
+    "--predictions",
+    "needs",
+    type=click.Choice(["labels", "probabilities", "finite", "positive"]),  # metrics.Needs
+    help="What a metric file takes [default: labels for classification, else finite].",
+)
+@click.option("--task", type=click.Choice(["classification", "regression"]))
+@click.option("--id-column", metavar="NAME", help="[default: the first column of train.csv]")
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="NAME",
+    help="[default: solution.csv's columns, else the last column of train.csv]",
+)
+@click.option("--title", help="[default: from the id]")
+@click.option(
+    "--test-size",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.2,
+    show_default=True,
+    help="Share of train cut off as the test, when there is no test.csv.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds every split.")
+@home_option
+def create(
+    competition: str,
+    source: Path,
+    metric: str | None,
+    metric_file: Path | None,
+    greater_is_better: bool | None,
+    needs: str | None,
+    task: str | None,
+    id_column: str | None,
+    targets: tuple[str, ...],
+    title: str | None,
+    test_size: float,
+    seed: int,
+    home: str | None,
+) -> None:
+    """Create a competition from a folder of files, no package needed: a labelled train.csv,
+    and test.csv with its labels apart in solution.csv (Usage optional) or nothing else (a
+    seeded, stratified test is cut from train), and description.md. It is kept in the data
+    home; every other command works on it.
+
+    \b
+    Example:
+      harness create class-churn --from ./churn --metric accuracy
+      harness create class-churn --from ./churn --metric-file metric.py --higher-is-better
+    """
+    from harness.authoring.create import Declared, create
+    from harness.settings import Settings
+
+    declared = Declared(
+        title=title,
+        metric=metric,
+        metric_file=metric_file,
+        greater_is_better=greater_is_better,
+        needs=needs,
+        task=task,
+        id_column=id_column,
+        targets=targets,
+        test_size=test_size,
+        seed=seed,
+    )
+    err = _console(stderr=True)
+    with err.status(f"creating {competition}") as status:
+        done = create(
+            competition,
+            source,
+            Settings.resolve(home),
+            declared,
+            progress=lambda msg: status.update(printable(msg)),
+        )
+    rows = done.preparation.manifest.get("rows", {})
+    for note in done.notes:
+        click.echo(f"note: {printable(note)}")
+    click.echo(
+        f"{competition} created from {printable(source)}: {_n(rows.get('train'))} train rows, "
+        f"{_n(rows.get('test'))} test rows."
+    )
+    click.echo(f"public files: {done.preparation.public}")
+    click.echo(f"next: `harness describe {competition}`, `harness serve` to host it")
+
+
+@cli.command("export")
+@COMPETITION
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["kaggle", "hf", "codabench"]),
+    required=True,
+    help="Kaggle community competition, Hugging Face competitions, or a Codabench v2 bundle.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Where to write it [default: ./<id>-<format> (Codabench: a .zip)].",
+)
+@home_option
+def export_command(competition: str, fmt: str, out: Path | None, home: str | None) -> None:
+    """Write a prepared competition in another platform's format: its public files, its
+    answers with their public/private split, its metric in Kaggle's signature, its description
+    and its rules where the format has a place for them.
+
+    \b
+    Example:
+      harness export class-churn --format codabench --out class-churn.zip
+    """
+    from harness.authoring.transfer import export
+    from harness.settings import Settings
+
+    where = export(competition, Settings.resolve(home), fmt, out)
+    click.echo(f"{competition} exported as {fmt}: {printable(where)}")
+
+
+@cli.command("import")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--id", "competition", metavar="ID", help="[default: the id the bundle carries]")
+@click.option(
+    "--data",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="An mle-bench competition's prepared data folder (<data-dir>/<id>/prepared).",
+)
+@click.option("--metric", metavar="NAME", help="The metric, where the bundle names none.")
+@click.option(
+    "--higher-is-better/--lower-is-better",
+    "greater_is_better",
+    default=None,
+    help="The direction of the bundle's metric file, where it does not say.",
+)
+@home_option
+def import_command(
+    path: Path,
+    competition: str | None,
+    data: Path | None,
+    metric: str | None,
+    greater_is_better: bool | None,
+    home: str | None,
+) -> None:
+    """Import a competition from a Kaggle, Hugging Face or Codabench bundle (a folder or a
+    zip) or an mle-bench competition folder. Nothing from the bundle runs now: its metric file
+    runs only when a submission is scored, in the sandbox.
+
+    \b
+    Example:
+      harness import class-churn.zip
+      harness import mle-bench/mlebench/competitions/spaceship-titanic \\
+        --data ~/.cache/mle-bench/data/spaceship-titanic/prepared
+    """
+    from harness.authoring.transfer import import_bundle
+    from harness.settings import Settings
+
+    declared: dict[str, Any] = {}
+    if metric is not None:
+        declared.update(metric=metric, metric_file=None, greater_is_better=None, needs=None)
+    elif greater_is_better is not None:
+        declared["greater_is_better"] = greater_is_better
+    err = _console(stderr=True)
+    with err.status(f"importing {printable(path)}") as status:
+        done, fmt, notes = import_bundle(
+            path,
+            Settings.resolve(home),
+            competition=competition,
+            data=data,
+            declared=declared,
+            progress=lambda msg: status.update(printable(msg)),
+        )
+    for note in [*notes, *done.notes]:
+        click.echo(f"note: {printable(note)}")
+    rows = done.preparation.manifest.get("rows", {})
+    click.echo(
+        f"{done.competition} imported from {printable(path)} ({fmt}): "
+        f"{_n(rows.get('train'))} train rows, {_n(rows.get('test'))} test rows."
     )
 
 

@@ -95,6 +95,9 @@ class Competition:
     outliers: OutliersFn | None = None  # tabular: training rows not to learn from
     text_column: str | None = None  # text: the column of train/test that holds the text
     images: ImageSpec | None = None  # images: layout and default tensor size
+    #: a real competition's final leaderboard (a CSV with a ``score`` column, Kaggle's as
+    #: mle-bench keeps it): each submission also says where its score would have ranked there
+    reference_board: Path | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.public_fraction < 1:

@@ -139,3 +139,16 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
         return f" (did you mean '{lowered[name.lower()]}'?)"
     close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
     return f" (did you mean '{lowered[close[0]]}'?)" if close else ""
+
+
+class MetricFailed(InvalidSubmission):
+    """A host's metric file failed on a submission. ``visible`` is all the participant reads:
+    a ``ParticipantVisibleError``'s text, else that the metric failed; ``details`` (the
+    traceback) is for the host's log only."""
+
+    def __init__(self, visible: str, details: str = "") -> None:
+        self.source = ""
+        self.problems = [visible]
+        self.visible = visible
+        self.details = details
+        HarnessError.__init__(self, visible)

@@ -47,6 +47,10 @@ class Metric:
     description: str = ""
     rows: Callable[[ArrayLike, ArrayLike], np.ndarray] | None = None
     reduce: Callable[[np.ndarray], np.ndarray] = _identity
+    #: a metric that scores whole tables at once (a host's metric file, Kaggle's signature):
+    #: ``table(answers_csv, ids, predictions_by_column, halves) -> {half: score}``, one call
+    #: for the public and private halves; scoring uses it instead of ``fn``
+    table: Callable[..., dict[str, float]] | None = None
 
     def __call__(self, y_true: ArrayLike, y_pred: ArrayLike) -> float:
         return self.fn(y_true, y_pred)
@@ -235,3 +239,96 @@ ACCURACY_AT_HALF = Metric(
     description="accuracy with the score thresholded at 0.5",
     rows=accuracy_at_half_rows,
 )
+
+
+def rmse_error(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Root mean squared error (scikit-learn's ``root_mean_squared_error``)."""
+    t, p = _check_real(y_true, y_pred)
+    return float(np.sqrt(np.mean(np.square(p - t))))
+
+
+def squared_error_rows(y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
+    t, p = _check_real(y_true, y_pred)
+    return np.square(p - t)
+
+
+def mae_error(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Mean absolute error (scikit-learn's ``mean_absolute_error``)."""
+    t, p = _check_real(y_true, y_pred)
+    return float(np.mean(np.abs(p - t)))
+
+
+def absolute_error_rows(y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
+    t, p = _check_real(y_true, y_pred)
+    return np.abs(p - t)
+
+
+def r2_score(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Coefficient of determination (scikit-learn's ``r2_score``; 0 for a constant truth that
+    is predicted exactly, as scikit-learn's ``force_finite`` gives 1, so is this)."""
+    t, p = _check_real(y_true, y_pred)
+    residual = float(np.sum(np.square(t - p)))
+    total = float(np.sum(np.square(t - t.mean())))
+    if total == 0.0:
+        return 1.0 if residual == 0.0 else 0.0
+    return 1.0 - residual / total
+
+
+def f1_macro_score(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Unweighted mean over the classes seen in truth or prediction of each class's F1
+    (scikit-learn's ``f1_score(average="macro")``, a class never predicted nor true absent)."""
+    t, p = _check_pair(y_true, y_pred)
+    classes = np.union1d(t, p)
+    scores = []
+    for c in classes:
+        tp = float(np.sum((t == c) & (p == c)))
+        fp = float(np.sum((t != c) & (p == c)))
+        fn = float(np.sum((t == c) & (p != c)))
+        scores.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
+    return float(np.mean(scores))
+
+
+RMSE = Metric(
+    "rmse",
+    rmse_error,
+    greater_is_better=False,
+    needs=Needs.FINITE,
+    description="root mean squared error",
+    rows=squared_error_rows,
+    reduce=_sqrt,
+)
+MAE = Metric(
+    "mae",
+    mae_error,
+    greater_is_better=False,
+    needs=Needs.FINITE,
+    description="mean absolute error",
+    rows=absolute_error_rows,
+)
+R2 = Metric(
+    "r2",
+    r2_score,
+    greater_is_better=True,
+    needs=Needs.FINITE,
+    description="coefficient of determination (1 is perfect, 0 is the mean's)",
+)
+F1_MACRO = Metric(
+    "f1_macro",
+    f1_macro_score,
+    greater_is_better=True,
+    needs=Needs.LABELS,
+    description="F1 score averaged over the classes, each class counting the same",
+)
+
+#: The metrics a competition made from a folder may name (``harness create --metric NAME``),
+#: by name, with whether each is for classification (True) or regression (False).
+NAMED: dict[str, tuple[Metric, bool]] = {
+    "accuracy": (ACCURACY, True),
+    "f1_macro": (F1_MACRO, True),
+    "roc_auc": (ROC_AUC, True),
+    "log_loss": (LOG_LOSS, True),
+    "rmse": (RMSE, False),
+    "mae": (MAE, False),
+    "r2": (R2, False),
+    "rmse_log": (RMSE_LOG, False),
+}

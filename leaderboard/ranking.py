@@ -10,6 +10,7 @@ a fall in rank. Ties rank the earlier submission first.
 from __future__ import annotations
 
 from collections.abc import Collection
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.board.schema import CV_SCORE, LADDER_SCORE
@@ -238,3 +239,20 @@ def _finish(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         if col in out:
             out[col] = pd.to_datetime(out[col], unit="ms", utc=True)
     return out
+
+
+def reference_rank(board: Path, score: float, *, greater_is_better: bool) -> tuple[int, int]:
+    """Where ``score`` would have ranked on a real final leaderboard (a CSV with a ``score``
+    column, Kaggle's as mle-bench keeps it): (rank, entries). Ties rank it first, as a tied
+    score shares the better rank."""
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.read_csv(board)
+    column = next((c for c in frame.columns if str(c).lower() == "score"), None)
+    if column is None:
+        raise ValueError(f"{board.name}: no score column")
+    scores = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
+    scores = scores[np.isfinite(scores)]
+    better = scores > score if greater_is_better else scores < score
+    return int(better.sum()) + 1, len(scores) + 1

@@ -67,6 +67,9 @@ class SubmissionResult:
     metric: str = ""  # the competition's metric and its direction, for as_dict
     direction: str = ""
     hidden_private: bool | None = None  # as the server said (None: ask the rules)
+    #: where the score would have ranked on the competition's real final board (mle-bench's
+    #: Kaggle leaderboard): "rank N of M on Kaggle's final leaderboard (private score)"
+    reference_rank: str | None = None
 
     @property
     def public_score(self) -> float:
@@ -106,6 +109,7 @@ class SubmissionResult:
             metric=str(got.get("metric", "")),
             direction=str(got.get("direction", "")),
             hidden_private=got.get("hidden_private"),
+            reference_rank=got.get("reference_rank"),
         )
 
     def as_dict(self, comp: Competition | None = None) -> dict[str, Any]:
@@ -138,6 +142,7 @@ class SubmissionResult:
             "late": entry.late,
             "hidden_private": hidden,
             "warnings": list(self.warnings),
+            "reference_rank": self.reference_rank,
         }
 
 

@@ -82,7 +82,7 @@ class Board:
         if isinstance(comp, str):
             from harness.registry import get_competition
 
-            comp = get_competition(comp)
+            comp = get_competition(comp, settings.home)
         self.comp = comp
         self.settings = settings
         self._store: Leaderboard | None = None
@@ -341,7 +341,7 @@ def hosted(settings: Settings) -> list[Board]:
 
     return [
         Board(comp, settings)
-        for comp in competitions().values()
+        for comp in competitions(settings.home).values()
         if manifest_or_none(comp, settings) is not None
     ]
 

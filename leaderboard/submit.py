@@ -128,6 +128,7 @@ def submit(
             preparation = preparation_digest(comp, settings)
             try:
                 aligned = validate(comp, settings, path, name=name, dataframe=frame)
+                scores = score(comp, settings, aligned, private=not rules.hides_private(now))
             except InvalidSubmission as exc:
                 board.record_error(
                     comp,
@@ -138,7 +139,6 @@ def submit(
                     error="; ".join(exc.problems),
                 )
                 raise
-            scores = score(comp, settings, aligned, private=not rules.hides_private(now))
         sha = sha256_file(path)
         cache = RowStore(comp, settings, preparation)
         for half, values in scores.rows.items():
@@ -249,6 +249,7 @@ def _result(
         rules=rules,
         metric=comp.metric.name,
         direction=comp.metric.direction,
+        reference_rank=_reference_rank(comp, entry, rules, now),
     )
 
 
@@ -282,3 +283,21 @@ def _overfitting(comp: Competition, entry: Entry, public_rows: Any) -> list[str]
         f"than the noise of {public_rows.size:,} public rows explains (2 SE = {2 * se:.5f}): "
         "the public board flatters this submission; trust the CV"
     ]
+
+
+def _reference_rank(comp: Competition, entry: Entry, rules: Rules, now: dt.datetime) -> str | None:
+    """Where this entry's score would have ranked on the competition's real final board: the
+    private score where it is shown, else the public one (said which)."""
+    from harness.board.ranking import reference_rank
+
+    if comp.reference_board is None:
+        return None
+    hidden = rules.hides_private(now) or entry.private_score is None
+    score = entry.public_score if hidden else entry.private_score
+    if score is None:
+        return None
+    rank, of = reference_rank(
+        comp.reference_board, float(score), greater_is_better=comp.metric.greater_is_better
+    )
+    half = "public" if hidden else "private"
+    return f"rank {rank:,} of {of:,} on Kaggle's final leaderboard (by this {half} score)"

@@ -2,12 +2,13 @@
 or the ones below (lazy imports inside functions count; ``if TYPE_CHECKING:`` blocks, which
 only name types, do not), and no chain of imports loops back to where it started.
 
-    base          harness.competition, metrics, errors, settings, files
+    base          harness.competition, metrics, errors, settings, files, sandbox
     data          harness.data.*          (prepare, read, validate, score)
     competitions  competitions.*          (declarations and their prepare functions)
     catalog       harness.registry        (finds competitions, built in and from other packages)
     leaderboard   leaderboard.*           (record, read, rank; a study's runs)
     baselines     baselines.*             (models, kinds, the tuner)
+    authoring     harness.authoring.*     (create from a folder; other platforms' bundles)
     roof          harness (the package), harness.api, harness.cli, harness.mlflow_ui
 """
 
@@ -29,6 +30,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
             "harness.errors",
             "harness.settings",
             "harness.files",
+            "harness.sandbox",
         ),
     ),
     ("data", ("harness.data",)),
@@ -36,6 +38,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
     ("catalog", ("harness.registry",)),
     ("leaderboard", ("harness.board",)),
     ("baselines", ("harness.baselines",)),
+    ("authoring", ("harness.authoring",)),
     ("roof", ("harness.api", "harness.cli", "harness.mlflow_ui", "harness")),
 ]
 

@@ -15,8 +15,13 @@ from harness import metrics
 from harness.metrics import (
     ACCURACY,
     ACCURACY_AT_HALF,
+    F1_MACRO,
     LOG_LOSS,
     LOG_LOSS_EPS,
+    MAE,
+    NAMED,
+    R2,
+    RMSE,
     RMSE_LOG,
     ROC_AUC,
     Metric,
@@ -63,9 +68,13 @@ FUNCTIONS: dict[str, tuple[Callable[[np.ndarray, np.ndarray], float], Generator]
     "log_loss": (metrics.log_loss, _probabilities),
     "roc_auc_score": (metrics.roc_auc_score, _tied_scores),
     "accuracy_at_half_score": (metrics.accuracy_at_half_score, _tied_scores),
+    "rmse_error": (metrics.rmse_error, _prices),
+    "mae_error": (metrics.mae_error, _prices),
+    "r2_score": (metrics.r2_score, _prices),
+    "f1_macro_score": (metrics.f1_macro_score, _labels),
 }
 
-CONSTANTS = [ACCURACY, RMSE_LOG, LOG_LOSS, ROC_AUC, ACCURACY_AT_HALF]
+CONSTANTS = [ACCURACY, RMSE_LOG, LOG_LOSS, ROC_AUC, ACCURACY_AT_HALF, RMSE, MAE, R2, F1_MACRO]
 
 
 def _metric_id(metric: Metric) -> str:
@@ -209,6 +218,37 @@ def test_accuracy_at_half_agrees_with_sklearn_accuracy_of_score_at_least_one_hal
 def test_accuracy_at_half_counts_a_score_of_exactly_one_half_as_class_one() -> None:
     assert metrics.accuracy_at_half_score([1, 0], [0.5, 0.49999]) == 1.0
     assert metrics.accuracy_at_half_score([0], [0.5]) == 0.0
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize(
+    ("ours", "reference", "generate"),
+    [
+        pytest.param(metrics.rmse_error, skm.root_mean_squared_error, _prices, id="rmse"),
+        pytest.param(metrics.mae_error, skm.mean_absolute_error, _prices, id="mae"),
+        pytest.param(metrics.r2_score, skm.r2_score, _prices, id="r2"),
+        pytest.param(
+            metrics.f1_macro_score,
+            lambda t, p: skm.f1_score(t, p, average="macro"),
+            _labels,
+            id="f1_macro",
+        ),
+    ],
+)
+def test_the_named_metrics_for_created_competitions_agree_with_sklearn(
+    ours: Callable[[np.ndarray, np.ndarray], float],
+    reference: Callable[[np.ndarray, np.ndarray], float],
+    generate: Generator,
+    seed: int,
+) -> None:
+    rng = np.random.default_rng(seed)
+    y_true, y_pred = generate(rng, _size(rng))
+
+    assert ours(y_true, y_pred) == pytest.approx(float(reference(y_true, y_pred)), rel=1e-10)
+
+
+def test_every_named_metric_is_named_by_its_own_name() -> None:
+    assert {name: metric.name for name, (metric, _) in NAMED.items()} == {n: n for n in NAMED}
 
 
 # ---------------------------------------------------------------------------------------------

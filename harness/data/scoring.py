@@ -37,7 +37,8 @@ def score(
 ) -> Scores:
     """Score a validated submission on the public test rows, and on the private ones unless
     ``private`` is false."""
-    truth, public = _answers(prepared_file(comp, settings, f"private/{ANSWERS}"), comp)
+    answers = prepared_file(comp, settings, f"private/{ANSWERS}")
+    truth, public = _answers(answers, comp)
     pred = _stack(aligned.predictions, comp.target_columns)
     true = _stack(truth, comp.target_columns)
     halves = {"public": public, **({"private": ~public} if private else {})}
@@ -45,7 +46,10 @@ def score(
     def each(metric_fn: Any) -> dict[str, float]:
         return {half: float(metric_fn(true[rows], pred[rows])) for half, rows in halves.items()}
 
-    main = each(comp.metric.fn)
+    if comp.metric.table is not None:  # a metric file: one run of it scores both halves
+        main = comp.metric.table(answers, aligned.ids, aligned.predictions, list(halves))
+    else:
+        main = each(comp.metric.fn)
     extra: dict[str, float] = {}
     for metric in comp.extra_metrics:
         extra.update({f"{metric.name}_{half}": v for half, v in each(metric.fn).items()})

@@ -1,0 +1,247 @@
+"""Codabench v2 competition bundles: a zip with ``competition.yaml`` at its root.
+
+Export layout::
+
+    competition.yaml            version 2: title, description, pages, one task, one phase
+                                (its end the deadline, max_submissions_per_day the daily
+                                limit), a leaderboard with a public and a private column
+    pages/overview.md, pages/evaluation.md, pages/terms.md
+    public_data/                train.csv, test.csv, sample_submission.csv
+    reference_data/solution.csv the id, the targets and Usage
+    scoring_program/            metadata.yaml (``command: python3 $program/scoring.py $input
+                                $output``), scoring.py and metric.py (Kaggle's signature)
+    solution/sample_submission.csv   an example submission
+
+``scoring.py`` runs as Codabench runs it, ``python scoring.py input output`` with the
+reference data in ``input/ref`` and the submission in ``input/res``, and writes
+``output/scores.json`` (``{"public": …, "private": …}``). On import, the bundle's
+``scoring_program/metric.py`` is its metric (run only when the host scores, in the sandbox); a
+bundle whose scoring program has no metric file in Kaggle's signature is refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+from typing import Any
+
+from harness.authoring.bundles import (
+    METRIC,
+    Incoming,
+    Source,
+    declared_from,
+    first_target,
+    public_tables,
+)
+from harness.competitions.folder import shown
+from harness.data.preparation import SAMPLE_SUBMISSION
+from harness.errors import RawDataError
+
+SCORING = '''"""Codabench scoring program: python scoring.py INPUT OUTPUT.
+
+INPUT/ref/solution.csv holds the id, the targets and Usage (Public/Private); INPUT/res holds the
+participant's CSV. metric.py (beside this file) is the metric in Kaggle's signature. Writes
+OUTPUT/scores.json with the public and the private score. Written by Harness.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import metric  # noqa: E402
+
+ID_COLUMN = {id_column!r}
+
+
+def main(input_dir: Path, output_dir: Path) -> None:
+    solution = pd.read_csv(input_dir / "ref" / "solution.csv")
+    found = sorted((input_dir / "res").rglob("*.csv"))
+    if len(found) != 1:
+        sys.exit(f"the submission must be one CSV file, found {{len(found)}}")
+    submission = pd.read_csv(found[0])
+    if submission[ID_COLUMN].duplicated().any():
+        sys.exit("the submission repeats an id")
+    missing = ~solution[ID_COLUMN].isin(submission[ID_COLUMN])
+    if missing.any():
+        sys.exit(f"{{int(missing.sum())}} id(s) missing from the submission")
+    # in the solution's row order, as Harness gives it to the metric
+    submission = submission.set_index(ID_COLUMN).loc[solution[ID_COLUMN]].reset_index()
+    scores = {{}}
+    for key, usage in (("public", "Public"), ("private", "Private")):
+        rows = (solution["Usage"] == usage).to_numpy()
+        truth = solution[rows].drop(columns=["Usage"]).reset_index(drop=True)
+        preds = submission[rows].reset_index(drop=True)
+        scores[key] = float(metric.score(truth, preds, ID_COLUMN))
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "scores.json").write_text(json.dumps(scores))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), Path(sys.argv[2]))
+'''
+
+METADATA = "command: python3 $program/scoring.py $input $output\ndescription: Harness's scorer\n"
+
+
+def export(source: Source, out: Path) -> None:
+    import yaml
+
+    comp, rules = source.comp, source.rules
+    public_tables(source, out / "public_data")
+    (out / "reference_data").mkdir()
+    shutil.copyfile(source.answers, out / "reference_data" / "solution.csv")
+    program = out / "scoring_program"
+    program.mkdir()
+    (program / "metadata.yaml").write_text(METADATA, encoding="utf-8")
+    (program / "scoring.py").write_text(SCORING.format(id_column=comp.id_column), encoding="utf-8")
+    (program / METRIC).write_text(source.metric_text, encoding="utf-8")
+    (out / "solution").mkdir()
+    shutil.copyfile(source.public / SAMPLE_SUBMISSION, out / "solution" / SAMPLE_SUBMISSION)
+    pages = out / "pages"
+    pages.mkdir()
+    (pages / "overview.md").write_text(source.description.strip() + "\n", encoding="utf-8")
+    (pages / "evaluation.md").write_text(
+        f"Metric: {comp.metric.name} ({comp.metric.direction}). The test rows are split into "
+        "a public and a private part; the leaderboard shows both columns.\n",
+        encoding="utf-8",
+    )
+    (pages / "terms.md").write_text("As the host states them.\n", encoding="utf-8")
+    phase: dict[str, Any] = {
+        "index": 0,
+        "name": "Competition",
+        "description": comp.title,
+        "start": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d"),
+        "tasks": [0],
+        "public_data": "public_data",
+    }
+    if rules.get("deadline"):
+        phase["end"] = rules["deadline"]
+    if rules.get("daily_limit"):
+        phase["max_submissions_per_day"] = int(rules["daily_limit"])
+    sorting = "desc" if comp.metric.greater_is_better else "asc"
+    config = {
+        "version": 2,
+        "title": comp.title,
+        "description": comp.title,
+        "docker_image": "codalab/codalab-legacy:py39",
+        "registration_auto_approve": True,
+        "terms": "pages/terms.md",
+        "pages": [
+            {"title": "Overview", "file": "pages/overview.md"},
+            {"title": "Evaluation", "file": "pages/evaluation.md"},
+        ],
+        "tasks": [
+            {
+                "index": 0,
+                "name": comp.title,
+                "description": f"{comp.metric.name} on the test rows",
+                "reference_data": "reference_data/",
+                "scoring_program": "scoring_program/",
+            }
+        ],
+        "solutions": [{"index": 0, "tasks": [0], "path": "solution/"}],
+        "phases": [phase],
+        "leaderboards": [
+            {
+                "title": "Results",
+                "key": "main",
+                "submission_rule": "Force_Last",
+                "columns": [
+                    {
+                        "title": f"{comp.metric.name} ({half})",
+                        "key": half,
+                        "index": i,
+                        "sorting": sorting,
+                    }
+                    for i, half in enumerate(("public", "private"))
+                ],
+            }
+        ],
+    }
+    text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+    (out / "competition.yaml").write_text(text, encoding="utf-8")
+
+
+def read(root: Path, work: Path, side: dict[str, Any], data: Path | None) -> Incoming:
+    import yaml
+
+    try:
+        config = yaml.safe_load((root / "competition.yaml").read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise RawDataError(f"competition.yaml: not YAML: {exc}") from None
+    if not isinstance(config, dict):
+        raise RawDataError("competition.yaml: not a mapping")
+    tasks = config.get("tasks") or []
+    phases = config.get("phases") or []
+    if not tasks or not phases:
+        raise RawDataError("competition.yaml: needs a task and a phase (version 2 bundle)")
+    task, phase = tasks[0], phases[0]
+    reference = _inside(root, str(task.get("reference_data", "")), "reference_data")
+    program = _inside(root, str(task.get("scoring_program", "")), "scoring_program")
+    public = _inside(root, str(phase.get("public_data") or "public_data"), "public_data")
+    source = work / "folder"
+    source.mkdir()
+    for name in ("train.csv", "test.csv"):
+        if not (public / name).is_file():
+            raise RawDataError(f"competition.yaml: the phase's public_data has no {name}")
+        shutil.copyfile(public / name, source / name)
+    if not (reference / "solution.csv").is_file():
+        raise RawDataError("competition.yaml: the task's reference_data has no solution.csv")
+    shutil.copyfile(reference / "solution.csv", source / "solution.csv")
+    metric = program / METRIC
+    if not metric.is_file():
+        raise RawDataError(
+            "scoring_program: no metric.py in Kaggle's signature (score(solution, submission, "
+            "row_id_column_name)); Harness scores with such a file, not with a scoring program"
+        )
+    pages = config.get("pages") or []
+    overview = _inside(root, str(pages[0].get("file", "")), "pages") if pages else None
+    if overview is not None and overview.is_file():
+        shutil.copyfile(overview, source / "description.md")
+    columns = ((config.get("leaderboards") or [{}])[0].get("columns")) or [{}]
+    sorting = str(columns[0].get("sorting", "")).lower()
+    higher = {"desc": True, "asc": False}.get(sorting)
+    side = {**side, "title": side.get("title") or config.get("title")}
+    declared = declared_from(
+        side,
+        metric_text=metric.read_text(encoding="utf-8"),
+        target=first_target(source / "solution.csv", side),
+        metric_path=metric,
+        greater_is_better=higher,
+    )
+    rules: dict[str, Any] = dict(side.get("rules") or {})
+    if phase.get("end"):
+        rules["deadline"] = _when(phase["end"])
+    if phase.get("max_submissions_per_day"):
+        rules["daily_limit"] = int(phase["max_submissions_per_day"])
+    return Incoming(source, declared, rules=rules)
+
+
+def _inside(root: Path, rel: str, what: str) -> Path:
+    """``rel`` (a path the YAML names) under ``root``, refused if it leaves it."""
+    path = (root / rel.strip().rstrip("/")).resolve()
+    if not path.is_relative_to(root.resolve()):
+        raise RawDataError(f"competition.yaml: {what} '{shown(rel)}' points outside the bundle")
+    return path
+
+
+def _when(value: Any) -> str:
+    """A phase's end (YAML may have parsed it as a date or a datetime) as an ISO time."""
+    if isinstance(value, dt.datetime):
+        when = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return when.isoformat()
+    if isinstance(value, dt.date):
+        return f"{value.isoformat()}T00:00:00+00:00"
+    text = str(value).strip()
+    for fmt in ("%m-%d-%Y", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return dt.datetime.strptime(text, fmt).replace(tzinfo=dt.UTC).isoformat()
+        except ValueError:
+            pass
+    return text  # ISO: the rules parse it, or say it does not
