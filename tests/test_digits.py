@@ -247,7 +247,7 @@ def test_download_fetches_the_four_archives_checks_each_and_prepare_uses_them(
             digest = hashlib.sha256(data).hexdigest()
             pinned.append(dataclasses.replace(official, sha256=digest, size=len(data)))
         mirror = {**real, comp.id: dataclasses.replace(comp, download=tuple(pinned))}
-        monkeypatch.setattr(registry, "competitions", lambda: mirror)
+        monkeypatch.setattr(registry, "competitions", lambda home=None: mirror)
         result = CliRunner().invoke(
             cli, ["download", "digit-recognizer", "--url", f"{server.url}/mnist/"]
         )

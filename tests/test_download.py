@@ -171,7 +171,7 @@ def test_harness_download_then_prepare_cifar10_from_the_official_url(
         size=len(archive),
     )
     mirror = {**real, "cifar10": dataclasses.replace(real["cifar10"], download=pinned)}
-    monkeypatch.setattr(registry, "competitions", lambda: mirror)
+    monkeypatch.setattr(registry, "competitions", lambda home=None: mirror)
     result = CliRunner().invoke(cli, ["download", "cifar10"])
     assert result.exit_code == 0, result.stderr
     path = home / "raw" / "cifar10" / "cifar-10-python.tar.gz"
