@@ -226,6 +226,16 @@ class Board:
             out.append(PublicFile(name, sha, size, path))
         return out
 
+    def description(self) -> str:
+        """The competition's description (Markdown): the prepared ``description.md``, else the
+        declaration's."""
+        from harness.data.preparation import DESCRIPTION
+
+        prepared = self.settings.public_dir(self.comp.id) / DESCRIPTION
+        if prepared.is_file():
+            return prepared.read_text(encoding="utf-8")
+        return self.comp.description
+
     def public_file(self, name: str) -> PublicFile:
         """One public file by its manifest name (never a path); NotFound otherwise."""
         for listed in self.public_files():

@@ -242,12 +242,17 @@ def signin(
     token: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
+    from harness.server.classroom import attempts_of, client_address
+
     site = _site(request)
     check_host(site, request)
     check_origin(request)
+    attempts, address = attempts_of(request), client_address(request)
+    attempts.check(address, "sign-in")  # 429 while this address is over its failures
     token = token.strip()
     found = site.people.identify(token) if site.people is not None and token else None
     if found is None:
+        attempts.failed(address)
         body = site.render(
             "signin.html",
             LIVE,
@@ -287,6 +292,9 @@ def add_pages(app: Any, settings: Settings, *, local: str | None = None) -> Site
     site = Site(settings, people if isinstance(people, Participants) else None, local)
     app.state.site = site
     app.include_router(router)
+    from harness.server import classroom  # overview, data, rules, team, host, sign-up
+
+    app.include_router(classroom.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     return site
 

@@ -85,6 +85,14 @@ class Links:
     def signin(self) -> str | None:
         return None if self.export else "/signin"
 
+    # the competition's own pages (:mod:`harness.server.classroom`): live only
+    def tab(self, cid: str, name: str) -> str | None:
+        """``overview``, ``data``, ``rules``, ``team`` or ``host`` (None in an export)."""
+        return None if self.export else f"/c/{quote(cid)}/{name}"
+
+    def signup(self) -> str | None:
+        return None if self.export else "/signup"
+
 
 # -- who is looking -----------------------------------------------------------------------------
 
