@@ -1172,6 +1172,98 @@ def participants_revoke(
     click.echo(f"{printable(name)}'s token is revoked.")
 
 
+@cli.group()
+def invitations() -> None:
+    """Invitation codes for a class (the host's machine): a participant signs up at
+    /signup on `harness serve` with a code and a name of their choice.
+
+    \b
+    Example:
+      harness invitations create --uses 30 --days 14
+    """
+
+
+def _invitations(home: str | None, tracking_uri: str | None, database: str | None) -> Any:
+    from harness.server.participants import Participants
+    from harness.server.signup import Invitations
+
+    return Invitations(Participants(_server_settings(home, tracking_uri, database)))
+
+
+def _say_invitations(found: list[Any]) -> None:
+    rows = [i.as_dict() for i in found]
+    cols = ["id", "code", "uses", "max_uses", "expires_at", "state"]
+    _print_rows(cols, rows, "table", title="invitations")
+
+
+@invitations.command("create")
+@click.option("--uses", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option("--days", type=click.FloatRange(min=0, min_open=True), default=7, show_default=True)
+@_database_option
+@store_options
+def invitations_create(
+    uses: int, days: float, database: str | None, home: str | None, tracking_uri: str | None
+) -> None:
+    """Make an invitation code for USES sign-ups within DAYS days.
+
+    \b
+    Example:
+      harness invitations create --uses 30 --days 14
+    """
+    made = _invitations(home, tracking_uri, database).create(uses=uses, days=days)
+    click.echo(f"invitation {made.id}: {made.uses} of {made.max_uses} used", err=True)
+    click.echo(made.code)
+
+
+@invitations.command("list")
+@_database_option
+@store_options
+def invitations_list(database: str | None, home: str | None, tracking_uri: str | None) -> None:
+    """Every invitation code: uses, expiry, state (open, expired, used up, revoked).
+
+    \b
+    Example:
+      harness invitations list
+    """
+    found = _invitations(home, tracking_uri, database).list()
+    if not found:
+        click.echo("No invitations yet: `harness invitations create`.")
+        return
+    _say_invitations(found)
+
+
+@invitations.command("revoke")
+@click.argument("ident", metavar="ID")
+@_database_option
+@store_options
+def invitations_revoke(
+    ident: str, database: str | None, home: str | None, tracking_uri: str | None
+) -> None:
+    """Revoke an invitation code (its ID from `harness invitations list`).
+
+    \b
+    Example:
+      harness invitations revoke 1a2b3c4d
+    """
+    _say_invitations([_invitations(home, tracking_uri, database).revoke(ident)])
+
+
+@invitations.command("reissue")
+@click.argument("ident", metavar="ID")
+@_database_option
+@store_options
+def invitations_reissue(
+    ident: str, database: str | None, home: str | None, tracking_uri: str | None
+) -> None:
+    """Revoke a code and make a new one with the uses it had left and its expiry.
+
+    \b
+    Example:
+      harness invitations reissue 1a2b3c4d
+    """
+    _say_invitations([_invitations(home, tracking_uri, database).reissue(ident)])
+
+
 def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """What `baseline` and `tune` share: the model, seed, thread cap, the GPU baselines'
     training settings (others refuse them by name) and the store. The command receives them as

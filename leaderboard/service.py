@@ -339,7 +339,16 @@ class Board:
         return TeamView.of(self.id, team, secret=True)
 
     def create_team(self, name: str, *, participant: str) -> TeamView:
+        """Make a team named ``name`` (a participant name's alphabet and length) with you."""
         from harness.board import teams
+        from harness.board.submit import check_participant
+
+        from harness.errors import InvalidName
+
+        try:
+            check_participant(name)
+        except InvalidName as exc:
+            raise InvalidName(str(exc).replace("participant name", "team name")) from None
 
         return TeamView.of(
             self.id, teams.create(self.store, self.comp, participant, name), secret=True

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.board.schema import TEAM
 
-from harness.errors import InvalidName, NotFound, RuleBroken, printable
+from harness.errors import NotFound, RuleBroken, printable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -246,8 +246,8 @@ def change(board: Leaderboard, comp: Competition, action: Change) -> Teams:
 
 
 def create(board: Leaderboard, comp: Competition, participant: str, name: str) -> Team:
-    """Make a team named ``name`` with ``participant`` as its first member."""
-    check_team_name(name)
+    """Make a team named ``name`` (checked by the caller as a participant's name is: see
+    :meth:`leaderboard.service.Board.create_team`) with ``participant`` as its first member."""
     made: list[Team] = []
 
     def action(now: Locked) -> list[Team]:
@@ -465,13 +465,3 @@ def _named(teams: Teams, name: str, comp: Competition) -> Team:
 
 def new_code() -> str:
     return CODE_PREFIX + secrets.token_urlsafe(12)
-
-
-def check_team_name(name: str) -> None:
-    """A team's name obeys a participant name's rules (:mod:`leaderboard.submit`)."""
-    from harness.board.submit import check_participant
-
-    try:
-        check_participant(name)
-    except InvalidName as exc:
-        raise InvalidName(str(exc).replace("participant name", "team name")) from None

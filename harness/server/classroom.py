@@ -21,7 +21,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from harness.board.service import KEEP, Board
 from harness.errors import Forbidden, HarnessError, Unauthorized
 from harness.server.pages import LIVE, _page, _posted, _shown, _site
-from harness.server.signup import Attempts, Invitations
+from harness.server.signup import Invitations, attempts_of, client_address
 from harness.server.site import COOKIE, Site, Viewer, check_host, check_origin
 from harness.server.views import header
 
@@ -60,17 +60,6 @@ def _invitations(request: Request) -> Invitations | None:
     if found is None:
         found = request.app.state.invitations = Invitations(site.people)
     return found
-
-
-def attempts_of(request: Request) -> Attempts:
-    found: Attempts | None = getattr(request.app.state, "attempts", None)
-    if found is None:
-        found = request.app.state.attempts = Attempts()
-    return found
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client is not None else "unknown"
 
 
 # -- overview, data, rules ----------------------------------------------------------------------

@@ -242,7 +242,7 @@ def signin(
     token: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    from harness.server.classroom import attempts_of, client_address
+    from harness.server.signup import attempts_of, client_address
 
     site = _site(request)
     check_host(site, request)
@@ -292,9 +292,6 @@ def add_pages(app: Any, settings: Settings, *, local: str | None = None) -> Site
     site = Site(settings, people if isinstance(people, Participants) else None, local)
     app.state.site = site
     app.include_router(router)
-    from harness.server import classroom  # overview, data, rules, team, host, sign-up
-
-    app.include_router(classroom.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     return site
 

@@ -23,6 +23,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from harness.errors import HarnessError, NotFound
 from harness.server.participants import ParticipantError, Participants
@@ -253,3 +254,15 @@ class Attempts:
             self._seen.setdefault(client, collections.deque()).append(time.monotonic())
             if len(self._seen) > 100_000:  # bounded memory under a flood of addresses
                 self._seen.pop(next(iter(self._seen)))
+
+
+def attempts_of(request: Any) -> Attempts:
+    """The app's one :class:`Attempts` (made on first use)."""
+    found: Attempts | None = getattr(request.app.state, "attempts", None)
+    if found is None:
+        found = request.app.state.attempts = Attempts()
+    return found
+
+
+def client_address(request: Any) -> str:
+    return request.client.host if request.client is not None else "unknown"
