@@ -313,9 +313,15 @@ def signup_form(request: Request, code: str = "") -> HTMLResponse:
     check_host(site, request)
     viewer = site.viewer(request)
     body = site.render(
-        "signup.html", LIVE, viewer, code=code[:64], chosen="", error="", token=None,
+        "signup.html",
+        LIVE,
+        viewer,
+        code=code[:64],
+        chosen="",
+        error="",
+        token=None,
         title="Sign up",
-    )  # fmt: skip
+    )
     return _page(200, body)
 
 
@@ -340,14 +346,26 @@ def signup(
     except HarnessError as exc:
         attempts.failed(address)
         body = site.render(
-            "signup.html", LIVE, ANONYMOUS, code=code[:64], chosen=name[:64],
-            error=f"Error: {exc}", token=None, title="Sign up",
-        )  # fmt: skip
+            "signup.html",
+            LIVE,
+            ANONYMOUS,
+            code=code[:64],
+            chosen=name[:64],
+            error=f"Error: {exc}",
+            token=None,
+            title="Sign up",
+        )
         return _page(exc.status, body)
     body = site.render(
-        "signup.html", LIVE, ANONYMOUS, code="", chosen=name.strip(), error="", token=token,
+        "signup.html",
+        LIVE,
+        site.signed(token),
+        code="",
+        chosen=name.strip(),
+        error="",
+        token=token,
         title="Signed up",
-    )  # fmt: skip
+    )
     answer = _page(200, body)
     answer.set_cookie(
         COOKIE,

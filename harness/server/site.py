@@ -151,6 +151,10 @@ class Site:
             header = request.headers.get("authorization", "")
             scheme, _, rest = header.partition(" ")
             token = rest.strip() if scheme.lower() == "bearer" else ""
+        return self.signed(token)
+
+    def signed(self, token: str) -> Viewer:
+        """The viewer a token names (ANONYMOUS without one; stale where unknown or revoked)."""
         if not token or self.people is None:
             return ANONYMOUS
         found = self.people.identify(token)
