@@ -401,8 +401,8 @@ class Leaderboard(Store):
         client: MlflowClient | None = None,
         experiment: str | None = None,
     ) -> dict[str, Any] | None:
-        """Ladder mode: the participant's last submission the ladder accepted (its sha256 and
-        the score it showed), or None."""
+        """Ladder mode: the participant's last submission the ladder accepted (its sha256, the
+        score it showed and when it started), or None."""
         accepted = [
             run
             for run in self._mine(comp, participant, 0, client, experiment)
@@ -414,6 +414,7 @@ class Leaderboard(Store):
         return {
             "sha256": last.data.tags.get(SHA256_TAG, ""),
             "shown": last.data.metrics[LADDER_SCORE],
+            "start": (last.info.start_time, last.info.run_id),
         }
 
     def _mine(

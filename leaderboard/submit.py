@@ -192,21 +192,21 @@ def _rules_under_lock(
     entry."""
 
     def check(client: Any, experiment: str) -> tuple[dict[str, str], dict[str, float]]:
-        if rules.daily_limit is not None:  # the team's, as stored now (a merge waits)
-            from harness.board.teams import Teams
+        from harness.board.teams import Teams
 
-            teams = Teams.from_tags(client.get_experiment(experiment).tags)
+        # the team's limit and ladder, its members as stored now (a merge waits for the lock)
+        members = Teams.from_tags(client.get_experiment(experiment).tags).members(participant)
+        if rules.daily_limit is not None:
             since = day_start(now)
-            used = sum(
-                board.count_since(comp, m, since, client, experiment)
-                for m in teams.members(participant)
-            )
+            used = sum(board.count_since(comp, m, since, client, experiment) for m in members)
             if used >= rules.daily_limit:
                 raise LimitReached(limit_message(used, rules.daily_limit, now))
         if not rules.ladder or late or public_rows is None:
             return {}, {}
         ladder = Ladder(comp.metric.reduce, comp.metric.greater_is_better)
-        last = board.last_accepted(comp, participant, client, experiment)
+        found = [board.last_accepted(comp, m, client, experiment) for m in members]
+        accepted = [f for f in found if f is not None]
+        last = max(accepted, key=lambda f: f["start"]) if accepted else None
         if last is not None:
             best = cache.get(last["sha256"], "public")
             if best is not None and best.size == public_rows.size:

@@ -264,3 +264,49 @@ def test_sixteen_racing_processes_never_get_a_team_past_its_limit(
     assert frame["participant"].is_unique
     today = dt.datetime.now(dt.UTC).date()
     assert all(pd.Timestamp(t).date() == today for t in valid["submitted_at"])
+
+
+def test_the_doors_agree_on_a_team(titanic: Path, settings: Settings) -> None:
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from harness.server.app import create_app
+    from harness.server.participants import Participants
+
+    made = harness.team(COMP, "create", "Owls", participant="ann")
+    harness.team(COMP, "join", made["code"], participant="bob")
+    token = Participants(settings).add("bob")
+    with TestClient(create_app(settings, max_upload=0)) as http:
+        api = http.get(
+            f"/api/competitions/{COMP}/team", headers={"Authorization": f"Bearer {token}"}
+        ).json()
+        http.post("/signin", data={"token": token})
+        page = http.get(f"/c/{COMP}/team").text
+    cli_out = CliRunner().invoke(cli, ["team", "show", COMP, "--as", "bob"]).stdout
+    notebook = harness.team(COMP, participant="bob")
+    assert api == notebook and notebook["members"] == ["ann", "bob"]
+    assert cli_out.splitlines()[0] == "Owls: ann, bob"
+    assert f"invitation code: {made['code']}" in cli_out
+    found = re.search(r'<code id="team-code">([\w-]+)</code>', page)
+    assert found and found.group(1) == api["code"] == made["code"]
+    assert "Team <strong>Owls</strong>: ann, bob." in page
+    with pytest.raises(HarnessError, match="team action must be one of show, create"):
+        harness.team(COMP, "disband", participant="bob")
+
+
+def test_the_ladder_is_the_teams(titanic: Path, settings: Settings) -> None:
+    board = _board(settings)
+    board.set_rules(ladder=True)
+    code = board.create_team("Owls", participant="ann").code
+    assert code is not None
+    board.join_team(code, participant="bob")
+    test = pd.read_csv(titanic / "test.csv")
+    good = pd.DataFrame(
+        {"PassengerId": test["PassengerId"], "Survived": (test["Sex"] == "female").astype(int)}
+    )
+    first = harness.submit(COMP, good, participant="ann")
+    again = harness.submit(COMP, good, participant="bob")  # the same file: no improvement
+    assert first.entry.tags["harness.ladder"] == "accepted"
+    assert again.entry.tags["harness.ladder"] == "held"
+    assert again.shown_score == first.shown_score
