@@ -122,9 +122,12 @@ class Teams:
         return None
 
     def label(self, participant: str) -> str:
-        """The name the board shows for ``participant``: their team's, else their own."""
+        """The name the board shows for ``participant``: their team's, else their own (with
+        " (solo)" where a team has taken that name since: two entries never share a row)."""
         team = self.of(participant)
-        return participant if team is None else team.name
+        if team is not None:
+            return team.name
+        return f"{participant} (solo)" if self.named(participant) is not None else participant
 
     def members(self, participant: str) -> tuple[str, ...]:
         """Whose submissions count as ``participant``'s team's (themselves when solo)."""
@@ -137,8 +140,8 @@ class Teams:
         out = frame.copy()
         out["submitter"] = out["participant"]
         if self.teams and len(out):
-            names = {m: t.name for t in self.teams for m in t.members}
-            out["participant"] = [names.get(p, p) for p in out["participant"]]
+            names = {p: self.label(p) for p in set(out["participant"])}
+            out["participant"] = [names[p] for p in out["participant"]]
         return out
 
     def listed(self) -> dict[str, str]:

@@ -310,3 +310,14 @@ def test_the_ladder_is_the_teams(titanic: Path, settings: Settings) -> None:
     assert first.entry.tags["harness.ladder"] == "accepted"
     assert again.entry.tags["harness.ladder"] == "held"
     assert again.shown_score == first.shown_score
+
+
+def test_a_team_named_as_a_later_solo_participant_keeps_two_rows(
+    titanic: Path, settings: Settings
+) -> None:
+    board = _board(settings)
+    board.create_team("bob", participant="ann")  # bob had not submitted yet
+    harness.submit(COMP, _predictions(titanic, 1), participant="ann")
+    got = harness.submit(COMP, _predictions(titanic, 2), participant="bob")
+    assert sorted(board.standings().frame["participant"]) == ["bob", "bob (solo)"]
+    assert got.participants == 2 and got.rank in (1, 2)
