@@ -6,7 +6,8 @@ the web; a third participant's merge over the limit is refused with the numbers 
 the host reveals from the web and the private tab appears.
 
 Every page the test visits is saved as a screenshot in its tmp dir (pytest keeps the dirs of
-the last runs: a failure leaves the pages that led to it, and the one it failed on)."""
+the last runs: a failure leaves the pages that led to it, and the one it failed on); on a
+failure they are also copied to ``HARNESS_SCREENSHOTS`` where that names a folder."""
 
 from __future__ import annotations
 
@@ -132,7 +133,14 @@ def test_a_class_signs_up_forms_a_team_and_the_host_runs_it_from_the_web(
     except BaseException:
         for i, page in enumerate(pages.open):  # the page each browser was on when it failed
             page.screenshot(path=str(tmp_path / f"failed-{i}.png"), full_page=True)
-        print(f"screenshots: {tmp_path}")
+        kept = os.environ.get("HARNESS_SCREENSHOTS")  # CI: a folder it uploads
+        if kept:
+            import shutil
+
+            for shot in tmp_path.glob("*.png"):
+                Path(kept).mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(shot, Path(kept) / shot.name)
+        print(f"screenshots: {tmp_path}" + (f" and {kept}" if kept else ""))
         raise
     finally:
         for page in pages.open:
