@@ -267,3 +267,28 @@ def test_teams_over_the_http_json_api(web: dict[str, object], settings: Settings
     assert http.post(f"/api/competitions/{COMP}/team", json={"name": "x"}).status_code == 401
     frame = pd.DataFrame(harness.leaderboard(COMP))
     assert frame.empty
+
+
+def test_the_invitations_cli(home: Path) -> None:
+    from click.testing import CliRunner
+
+    from harness.cli import cli
+
+    def run(*args: str) -> object:
+        return CliRunner().invoke(cli, list(args))
+
+    made = run("invitations", "create", "--uses", "3", "--days", "2")
+    assert made.exit_code == 0 and made.stdout.strip().startswith("inv_")
+    code = made.stdout.strip()
+    listed = run("invitations", "list")
+    assert code in listed.stdout and "open" in listed.stdout
+    ident = re.search(r"invitation (\w+): 0 of 3 used", made.stderr)
+    assert ident
+    revoked = run("invitations", "revoke", ident.group(1))
+    assert revoked.exit_code == 0 and "revoked" in revoked.stdout
+    again = run("invitations", "reissue", ident.group(1))
+    assert again.exit_code == 0 and "open" in again.stdout
+    missing = run("invitations", "revoke", "nope")
+    assert missing.exit_code == 1 and "Error: no invitation nope" in missing.stderr
+    zero = run("invitations", "create", "--uses", "0")
+    assert zero.exit_code == 2
