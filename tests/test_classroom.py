@@ -292,3 +292,20 @@ def test_the_invitations_cli(home: Path) -> None:
     assert missing.exit_code == 1 and "Error: no invitation nope" in missing.stderr
     zero = run("invitations", "create", "--uses", "0")
     assert zero.exit_code == 2
+
+
+def test_merge_requests_are_asked_and_accepted_on_the_team_page(web: dict[str, object]) -> None:
+    code = _invite(web)
+    ann, _ = _sign_up(web, code, "ann")
+    bob, _ = _sign_up(web, code, "bob")
+    path = f"/c/{COMP}/team"
+    ann.post(path, data={"csrf": _csrf(ann, path), "action": "create", "value": "Owls"})
+    bob.post(path, data={"csrf": _csrf(bob, path), "action": "create", "value": "Bats"})
+    unknown = bob.post(path, data={"csrf": _csrf(bob, path), "action": "merge", "value": "Cats"})
+    assert unknown.status_code == 404 and "no team named Cats in titanic" in unknown.text
+    bob.post(path, data={"csrf": _csrf(bob, path), "action": "merge", "value": "Owls"})
+    page = ann.get(path).text
+    assert "Bats asks to merge in." in page
+    done = ann.post(path, data={"csrf": _csrf(ann, path), "action": "accept", "value": "Bats"})
+    assert "Team <strong>Owls</strong>: ann, bob." in done.text
+    assert "Team <strong>Owls</strong>: ann, bob." in bob.get(path).text

@@ -108,3 +108,43 @@ def test_teams_and_sign_ups_hold_their_rules_on_postgresql_with_four_workers(
             assert joined.count("joined") == 2, joined
             teams = {t["name"]: t["members"] for t in Client(url, tokens["cap"]).teams(COMP)}
             assert len(teams["Capped"]) == 3
+
+
+def test_the_team_commands_against_a_live_server(
+    titanic: Path, settings: Settings, tmp_path: Path
+) -> None:
+    import subprocess
+
+    people = Participants(settings)
+    ann, bob = people.add("ann"), people.add("bob")
+    env = {**os.environ, "HARNESS_HOME": str(settings.home), "MLFLOW_DISABLE_TELEMETRY": "true"}
+
+    def cli(token: str, *args: str) -> subprocess.CompletedProcess[str]:
+        mine = {k: v for k, v in os.environ.items() if k not in ("HARNESS_HOME",)}
+        mine.update(HARNESS_SERVER=url, HARNESS_TOKEN=token, HARNESS_HOME=str(tmp_path / "x"))
+        return subprocess.run(
+            [str(servers.BIN / "harness"), "team", *args],
+            env=mine,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+        )
+
+    with servers.harness_serve(env) as url:
+        made = cli(ann, "create", COMP, "Owls")
+        assert made.returncode == 0, made.stderr
+        code = made.stdout.split("invitation code: ")[1].split()[0]
+        joined = harness.team(COMP, "join", code, server=url, token=bob)
+        assert joined["members"] == ["ann", "bob"]
+        shown = cli(bob, "show", COMP)
+        assert shown.stdout.splitlines()[0] == "Owls: ann, bob" and code in shown.stdout
+        refused = cli(bob, "create", COMP, "Hawks")
+        assert refused.returncode == 1
+        assert refused.stderr.strip() == (
+            "Error: you are in team Owls already: leave it first (a participant is in one "
+            "team per competition)"
+        )
+        as_other = cli(bob, "show", COMP, "--as", "ann")
+        assert as_other.returncode == 2 and "--as is refused" in as_other.stderr
+        listed = cli(ann, "list", COMP)
+        assert listed.stdout.strip() == "Owls: ann, bob"
