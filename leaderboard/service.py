@@ -136,7 +136,10 @@ class Board:
             deadline=None if rules.deadline is None else stamp(rules.deadline),
             time_left=None if rules.deadline is None else until(rules.deadline, now),
             clock=time_shown(rules, now),
-            participants=int(scored["participant"].nunique()) if len(scored) else 0,
+            # entries on the board: a team counts once (a participant in no team is one)
+            participants=int(snap.teams.labelled(scored)["participant"].nunique())
+            if len(scored)
+            else 0,
             submissions=len(scored),
             daily_limit=rules.daily_limit,
             you=name,
