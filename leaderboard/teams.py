@@ -226,7 +226,9 @@ def change(board: Leaderboard, comp: Competition, action: Change) -> Teams:
     def under_lock(client: Any, experiment: str) -> dict[str, str]:
         found = client.get_experiment(experiment)
         tags = dict(found.tags)
-        started = dt.datetime.fromtimestamp(found.creation_time / 1000, dt.UTC)
+        now = now_utc()  # an experiment made before MLflow kept its time: it starts today
+        made = found.creation_time
+        started = now if made is None else dt.datetime.fromtimestamp(made / 1000, dt.UTC)
         locked = Locked(
             board,
             comp,
@@ -235,7 +237,7 @@ def change(board: Leaderboard, comp: Competition, action: Change) -> Teams:
             Teams.from_tags(tags),
             Rules.from_tags(tags),
             started,
-            now_utc(),
+            now,
         )
         out: dict[str, str] = {}
         for item in action(locked):
