@@ -241,15 +241,23 @@ def rules(
     deadline: Any = KEEP,
     selections: int | None = None,
     ladder: bool | None = None,
+    team_size: Any = KEEP,
+    merger_deadline: Any = KEEP,
     home: str | os.PathLike[str] | None = None,
     tracking_uri: str | None = None,
 ) -> Any:
     """The competition's rules (:class:`leaderboard.rules.Rules`), after changing those given:
     ``daily_limit`` (an int, or None for no limit), ``deadline`` (a datetime or ISO text such
-    as ``"2027-01-31T23:59Z"``, or None), ``selections``, ``ladder``."""
+    as ``"2027-01-31T23:59Z"``, or None), ``selections``, ``ladder``, ``team_size`` (members
+    per team, None for no cap) and ``merger_deadline`` (as ``deadline``)."""
     hall = board(competition, home=home, tracking_uri=tracking_uri)
     got = hall.set_rules(
-        daily_limit=daily_limit, deadline=deadline, selections=selections, ladder=ladder
+        daily_limit=daily_limit,
+        deadline=deadline,
+        selections=selections,
+        ladder=ladder,
+        team_size=team_size,
+        merger_deadline=merger_deadline,
     )
     return got.rules
 
@@ -270,6 +278,48 @@ def select(
     hall = board(competition, home=home, tracking_uri=tracking_uri, server=server, token=token)
     who = default_participant() if participant is None else participant
     return hall.select(submission, participant=who, selected=not unselect).as_dict()
+
+
+def team(
+    competition: str,
+    action: str = "show",
+    argument: str | None = None,
+    *,
+    participant: str | None = None,
+    home: str | os.PathLike[str] | None = None,
+    tracking_uri: str | None = None,
+    server: str | None = None,
+    token: str | None = None,
+) -> dict[str, Any]:
+    """Your team (``action="show"``), or one action on it: ``"create"`` (``argument``: its
+    name), ``"join"`` (an invitation code), ``"leave"``, ``"code"`` (a new invitation code),
+    ``"merge"`` (ask the team named ``argument`` to take yours in), ``"accept"`` (take in the
+    team named ``argument``). Returns ``{"name", "members", "code", "requests", "solo"}``;
+    refusals raise :class:`~harness.errors.RuleBroken` with the rule and the numbers."""
+    hall = board(competition, home=home, tracking_uri=tracking_uri, server=server, token=token)
+    who = default_participant() if participant is None else participant
+    methods = {
+        "create": "create_team",
+        "join": "join_team",
+        "merge": "request_merge",
+        "accept": "accept_merge",
+        "leave": "leave_team",
+        "code": "renew_team_code",
+    }
+    if action == "show":
+        return dict(hall.team(who).as_dict())
+    if action not in methods:
+        from harness.errors import HarnessError
+
+        choices = ", ".join(["show", *methods])
+        raise HarnessError(f"team action must be one of {choices}, got '{action[:40]}'")
+    needs = action in ("create", "join", "merge", "accept")
+    if needs and not argument:
+        from harness.errors import HarnessError
+
+        raise HarnessError(f"team action '{action}' needs an argument (a name or a code)")
+    args = [argument] if needs else []
+    return dict(getattr(hall, methods[action])(*args, participant=who).as_dict())
 
 
 def reveal(

@@ -497,6 +497,10 @@ def _compact_stats(
     "--selections", type=click.IntRange(min=1), help="Final submissions per participant."
 )
 @click.option("--ladder/--no-ladder", default=None, help="Ladder mode (Blum & Hardt 2015).")
+@click.option("--team-size", metavar="N|none", help="Members per team at most.")
+@click.option(
+    "--merger-deadline", metavar="TIME|none", help="Teams merge until then, e.g. 2027-01-24Z."
+)
 @FORMAT
 @server_options
 @store_options
@@ -506,6 +510,8 @@ def rules(
     deadline: str | None,
     selections: int | None,
     ladder: bool | None,
+    team_size: str | None,
+    merger_deadline: str | None,
     fmt: str,
     server: str | None,
     token: str | None,
@@ -523,29 +529,44 @@ def rules(
     """
     from harness.board.service import KEEP
 
-    limit: Any = KEEP
-    if daily_limit is not None:
-        text = daily_limit.strip().lower()
-        if text in ("none", "0", ""):
-            limit = None
-        elif text.isdigit():
-            limit = int(text)
-        else:
-            raise click.BadParameter(
-                f"'{printable(daily_limit)}' is not a whole number or none",
-                param_hint="--daily-limit",
-            )
+    limit = _count_or_none(daily_limit, "--daily-limit")
+    size = _count_or_none(team_size, "--team-size")
     when: Any = KEEP
     if deadline is not None:
         when = None if deadline.strip().lower() in ("none", "") else deadline
+    merger: Any = KEEP
+    if merger_deadline is not None:
+        merger = None if merger_deadline.strip().lower() in ("none", "") else merger_deadline
     hall = _board(competition, server, token, home, tracking_uri)
+    changes: dict[str, Any] = {}
+    if size is not KEEP:
+        changes["team_size"] = size
+    if merger is not KEEP:
+        changes["merger_deadline"] = merger
     try:
         got = hall.set_rules(
-            daily_limit=limit, deadline=when, selections=selections, ladder=ladder
+            daily_limit=limit, deadline=when, selections=selections, ladder=ladder, **changes
         )
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--deadline") from None
+        hint = "--merger-deadline" if "merger_deadline" in changes else "--deadline"
+        raise click.BadParameter(str(exc), param_hint=hint) from None
     _say_rules(got.lines, got.facts, fmt)
+
+
+def _count_or_none(given: str | None, option: str) -> Any:
+    """A whole number, None for "none" (or 0), KEEP where the option was not given."""
+    from harness.board.service import KEEP
+
+    if given is None:
+        return KEEP
+    text = given.strip().lower()
+    if text in ("none", "0", ""):
+        return None
+    if text.isdigit():
+        return int(text)
+    raise click.BadParameter(
+        f"'{printable(given)}' is not a whole number or none", param_hint=option
+    )
 
 
 def _say_rules(lines: list[str], facts: dict[str, Any], fmt: str) -> None:
@@ -913,6 +934,161 @@ def serve(
 
 
 @cli.group()
+def team() -> None:
+    """Teams, as on Kaggle: one entry, one daily limit and one set of final selections per
+    team; a participant in no team is a team of one.
+
+    \b
+    Example:
+      harness team create titanic "Night Owls"
+      harness team join titanic team_AbC123...
+    """
+
+
+def _say_team(got: Any, *, code: bool = True) -> None:
+    from harness.errors import printable as shown
+
+    if got.solo:
+        click.echo(f"{shown(got.name)}: in no team (a team of one).")
+        return
+    click.echo(f"{shown(got.name)}: {', '.join(shown(m) for m in got.members)}")
+    if code and got.code:
+        click.echo(f"invitation code: {got.code} (give it to whoever may join)")
+    if got.requests:
+        asked = ", ".join(shown(r) for r in got.requests)
+        click.echo(f"asking to merge in: {asked} (`harness team accept COMPETITION TEAM`)")
+
+
+@team.command("show")
+@COMPETITION
+@participant_option("Whose team [env HARNESS_PARTICIPANT; default: your user name].")
+@server_options
+@store_options
+def team_show(
+    competition: str,
+    participant: str | None,
+    server: str | None,
+    token: str | None,
+    home: str | None,
+    tracking_uri: str | None,
+) -> None:
+    """Your team: its members, invitation code and the merge requests it received.
+
+    \b
+    Example:
+      harness team show titanic
+    """
+    hall = _board(competition, server, token, home, tracking_uri)
+    _say_team(hall.team(_who(participant)))
+
+
+@team.command("list")
+@COMPETITION
+@server_options
+@store_options
+def team_list(
+    competition: str,
+    server: str | None,
+    token: str | None,
+    home: str | None,
+    tracking_uri: str | None,
+) -> None:
+    """Every team of the competition and its members.
+
+    \b
+    Example:
+      harness team list titanic
+    """
+    hall = _board(competition, server, token, home, tracking_uri)
+    found = hall.teams()
+    if not found:
+        click.echo(f"{competition}: no teams yet (everyone is a team of one).")
+        return
+    for got in found:
+        _say_team(got, code=False)
+
+
+def _team_action(name: str, doc: str, method: str, argument: str | None) -> None:
+    """One `harness team` command that calls one board method with one argument."""
+
+    def command(
+        competition: str,
+        participant: str | None,
+        server: str | None,
+        token: str | None,
+        home: str | None,
+        tracking_uri: str | None,
+        **given: Any,
+    ) -> None:
+        hall = _board(competition, server, token, home, tracking_uri)
+        args = [given[argument]] if argument else []
+        _say_team(getattr(hall, method)(*args, participant=_who(participant)))
+
+    command.__doc__ = doc
+    command.__name__ = f"team_{name}"
+    wrapped: Any = command
+    for decorate in (store_options, server_options):
+        wrapped = decorate(wrapped)
+    wrapped = participant_option("Who acts [env HARNESS_PARTICIPANT; default: your user name].")(
+        wrapped
+    )
+    if argument:
+        wrapped = click.argument(argument)(wrapped)
+    wrapped = COMPETITION(wrapped)
+    team.command(name)(wrapped)
+
+
+_team_action(
+    "create",
+    "Make a team with you in it and print its invitation code.\n\n"
+    '\b\nExample:\n  harness team create titanic "Night Owls"',
+    "create_team",
+    "name",
+)
+_team_action(
+    "join",
+    "Join the team whose invitation code you were given (your team, if any, merges in).\n\n"
+    "\b\nExample:\n  harness team join titanic team_AbC123",
+    "join_team",
+    "code",
+)
+_team_action(
+    "leave",
+    "Leave your team (only before it has submitted).\n\n"
+    "\b\nExample:\n  harness team leave titanic",
+    "leave_team",
+    None,
+)
+_team_action(
+    "code",
+    "Give your team a new invitation code (the old one stops working).\n\n"
+    "\b\nExample:\n  harness team code titanic",
+    "renew_team_code",
+    None,
+)
+_team_action(
+    "merge",
+    "Ask another team to take your team in (a member of theirs accepts).\n\n"
+    '\b\nExample:\n  harness team merge titanic "Night Owls"',
+    "request_merge",
+    "team",
+)
+_team_action(
+    "accept",
+    "Take in a team that asked to merge into yours.\n\n"
+    '\b\nExample:\n  harness team accept titanic "Early Birds"',
+    "accept_merge",
+    "team",
+)
+
+
+def _who(participant: str | None) -> str:
+    import harness
+
+    return harness.api.default_participant() if participant is None else participant
+
+
+@cli.group()
 def participants() -> None:
     """Hosted participants and their tokens (the host's machine).
 
@@ -989,6 +1165,98 @@ def participants_revoke(
 
     Participants(_server_settings(home, tracking_uri, database)).revoke(name)
     click.echo(f"{printable(name)}'s token is revoked.")
+
+
+@cli.group()
+def invitations() -> None:
+    """Invitation codes for a class (the host's machine): a participant signs up at
+    /signup on `harness serve` with a code and a name of their choice.
+
+    \b
+    Example:
+      harness invitations create --uses 30 --days 14
+    """
+
+
+def _invitations(home: str | None, tracking_uri: str | None, database: str | None) -> Any:
+    from harness.server.participants import Participants
+    from harness.server.signup import Invitations
+
+    return Invitations(Participants(_server_settings(home, tracking_uri, database)))
+
+
+def _say_invitations(found: list[Any]) -> None:
+    rows = [i.as_dict() for i in found]
+    cols = ["id", "code", "uses", "max_uses", "expires_at", "state"]
+    _print_rows(cols, rows, "table", title="invitations")
+
+
+@invitations.command("create")
+@click.option("--uses", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option("--days", type=click.FloatRange(min=0, min_open=True), default=7, show_default=True)
+@_database_option
+@store_options
+def invitations_create(
+    uses: int, days: float, database: str | None, home: str | None, tracking_uri: str | None
+) -> None:
+    """Make an invitation code for USES sign-ups within DAYS days.
+
+    \b
+    Example:
+      harness invitations create --uses 30 --days 14
+    """
+    made = _invitations(home, tracking_uri, database).create(uses=uses, days=days)
+    click.echo(f"invitation {made.id}: {made.uses} of {made.max_uses} used", err=True)
+    click.echo(made.code)
+
+
+@invitations.command("list")
+@_database_option
+@store_options
+def invitations_list(database: str | None, home: str | None, tracking_uri: str | None) -> None:
+    """Every invitation code: uses, expiry, state (open, expired, used up, revoked).
+
+    \b
+    Example:
+      harness invitations list
+    """
+    found = _invitations(home, tracking_uri, database).list()
+    if not found:
+        click.echo("No invitations yet: `harness invitations create`.")
+        return
+    _say_invitations(found)
+
+
+@invitations.command("revoke")
+@click.argument("ident", metavar="ID")
+@_database_option
+@store_options
+def invitations_revoke(
+    ident: str, database: str | None, home: str | None, tracking_uri: str | None
+) -> None:
+    """Revoke an invitation code (its ID from `harness invitations list`).
+
+    \b
+    Example:
+      harness invitations revoke 1a2b3c4d
+    """
+    _say_invitations([_invitations(home, tracking_uri, database).revoke(ident)])
+
+
+@invitations.command("reissue")
+@click.argument("ident", metavar="ID")
+@_database_option
+@store_options
+def invitations_reissue(
+    ident: str, database: str | None, home: str | None, tracking_uri: str | None
+) -> None:
+    """Revoke a code and make a new one with the uses it had left and its expiry.
+
+    \b
+    Example:
+      harness invitations reissue 1a2b3c4d
+    """
+    _say_invitations([_invitations(home, tracking_uri, database).reissue(ident)])
 
 
 def run_options(command: Callable[..., Any]) -> Callable[..., Any]:

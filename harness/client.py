@@ -32,6 +32,7 @@ from harness.board.service import (
     Submission,
     SubmissionResult,
     Submissions,
+    TeamView,
 )
 from harness.errors import HarnessError
 
@@ -141,6 +142,16 @@ class Client:
         return dict(
             self._request("POST", path, body={"submission": submission, "selected": selected})
         )
+
+    def teams(self, competition: str) -> list[dict[str, Any]]:
+        return list(self._request("GET", f"/api/competitions/{_q(competition)}/teams"))
+
+    def team(self, competition: str, action: str = "", body: Any = None) -> dict[str, Any]:
+        """Your team (GET), or one action on it (POST ``team``, ``team/join``, …)."""
+        path = f"/api/competitions/{_q(competition)}/team" + (f"/{action}" if action else "")
+        if body is None and not action:
+            return dict(self._request("GET", path))
+        return dict(self._request("POST", path, body=body if body is not None else {}))
 
     def reveal(self, competition: str) -> dict[str, Any]:
         return dict(self._request("POST", f"/api/competitions/{_q(competition)}/reveal"))
@@ -267,7 +278,10 @@ class RemoteBoard:
         deadline: Any = KEEP,
         selections: int | None = None,
         ladder: bool | None = None,
+        team_size: Any = KEEP,
+        merger_deadline: Any = KEEP,
     ) -> RulesView:
+        clearable = ("daily_limit", "deadline", "team_size", "merger_deadline")
         asked = {
             k: v
             for k, v in {
@@ -275,8 +289,10 @@ class RemoteBoard:
                 "deadline": deadline,
                 "selections": selections,
                 "ladder": ladder,
+                "team_size": team_size,
+                "merger_deadline": merger_deadline,
             }.items()
-            if v not in (KEEP, None) or (k in ("daily_limit", "deadline") and v is None)
+            if v not in (KEEP, None) or (k in clearable and v is None)
         }
         if not asked:
             return self.rules()
@@ -302,6 +318,32 @@ class RemoteBoard:
 
     def reveal(self) -> Revealed:
         return Revealed.from_dict(self.client.reveal(self.id))
+
+    # -- teams: the token's own (``participant`` is the local board's and is ignored) -------
+
+    def teams(self) -> list[TeamView]:
+        return [TeamView.from_dict(t) for t in self.client.teams(self.id)]
+
+    def team(self, participant: str | None = None) -> TeamView:
+        return TeamView.from_dict(self.client.team(self.id))
+
+    def create_team(self, name: str, **_: Any) -> TeamView:
+        return TeamView.from_dict(self.client.team(self.id, "", {"name": name}))
+
+    def renew_team_code(self, **_: Any) -> TeamView:
+        return TeamView.from_dict(self.client.team(self.id, "code"))
+
+    def join_team(self, code: str, **_: Any) -> TeamView:
+        return TeamView.from_dict(self.client.team(self.id, "join", {"code": code}))
+
+    def leave_team(self, **_: Any) -> TeamView:
+        return TeamView.from_dict(self.client.team(self.id, "leave"))
+
+    def request_merge(self, team: str, **_: Any) -> TeamView:
+        return TeamView.from_dict(self.client.team(self.id, "merge", {"team": team}))
+
+    def accept_merge(self, team: str, **_: Any) -> TeamView:
+        return TeamView.from_dict(self.client.team(self.id, "accept", {"team": team}))
 
     def public_files(self) -> list[PublicFile]:
         return [

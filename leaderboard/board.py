@@ -23,7 +23,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,6 +32,7 @@ from harness.board.ranking import standings as rank
 from harness.board.rules import Rules, now_utc
 from harness.board.schema import COMPLETE, ERROR, PRIVATE_SCORE, PUBLIC_SCORE, SELECTION
 from harness.board.store import Leaderboard
+from harness.board.teams import Teams
 
 from harness.competition import Competition
 from harness.errors import RuleBroken
@@ -64,22 +65,25 @@ class Snapshot:
     manifest: Mapping[str, Any] | None
     preparation: str
     state: Hashable | None = None  # equal states, equal snapshots (None: unknown)
+    teams: Teams = field(default_factory=Teams)
 
     @classmethod
     def read(cls, board: Leaderboard, comp: Competition) -> Snapshot:
         from harness.data.preparation import manifest_or_none
 
-        records, rules, state = board.read(comp)
+        records, rules, teams, state = board.read_teams(comp)
         manifest = manifest_or_none(comp, board.settings)
         preparation = current_preparation(records, manifest)
         if state is not None:
             rows = (manifest or {}).get("rows", {})
             state = (state, comp.id, preparation, repr(sorted(rows.items())))
-        return cls(board, comp, records, rules, manifest, preparation, state)
+        return cls(board, comp, records, rules, manifest, preparation, state, teams)
 
     def entries(self) -> pd.DataFrame:
-        """Scored entries, untagged ones adopted by the current preparation."""
-        return adopt_untagged(entries(self.records), self.manifest, self.preparation)
+        """Scored entries, untagged ones adopted by the current preparation; ``participant``
+        is the team each counts for (:mod:`leaderboard.teams`), ``submitter`` who sent it."""
+        found = adopt_untagged(entries(self.records), self.manifest, self.preparation)
+        return self.teams.labelled(found)
 
     def selected(self) -> set[str]:
         """Run ids selected as final submissions: each selection event's latest state."""
@@ -159,6 +163,8 @@ def _standings(
     if private and snap.rules.ended(now) and len(table):
         table = _with_medals(table, comp)
     table = table.drop(columns=["run_id"], errors="ignore")
+    if snap.teams.teams:
+        table["members"] = table["participant"].map(snap.teams.listed()).fillna("")
     table.attrs["note"] = note
     return table, complete
 
@@ -353,8 +359,8 @@ def submissions(
     now = now_utc()
     snap = Snapshot.read(board, comp)
     records = snap.records[snap.records["status"] != SELECTION]
-    if participant is not None:
-        records = records[records["participant"] == participant]
+    if participant is not None:  # their team's: a team shares its submissions
+        records = records[records["participant"].isin(snap.teams.members(participant))]
     rows = records.sort_values(["submitted_at", "run_id"], kind="stable")
     chosen = snap.selected()
     auto = _auto_selected(snap, chosen)

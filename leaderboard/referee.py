@@ -28,10 +28,17 @@ def set_rules(
     deadline: Any = KEEP,
     selections: int | None = None,
     ladder: bool | None = None,
+    team_size: Any = KEEP,
+    merger_deadline: Any = KEEP,
 ) -> Rules:
     """Change some rules (``KEEP`` leaves one as it is; None clears a limit or deadline)."""
     rules = board.rules(comp).changed(
-        daily_limit=daily_limit, deadline=deadline, selections=selections, ladder=ladder
+        daily_limit=daily_limit,
+        deadline=deadline,
+        selections=selections,
+        ladder=ladder,
+        team_size=team_size,
+        merger_deadline=merger_deadline,
     )
     return board.set_rules(comp, rules)
 
@@ -57,7 +64,7 @@ def select(
         raise RuleBroken(f"selections closed at the end of the competition ({stamp(end)})")
     run = find(snap.records, submission, comp.id)
     shown = printable(submission, limit=40)
-    if run["participant"] != participant:
+    if run["participant"] not in snap.teams.members(participant):  # the team's are yours
         raise RuleBroken(f"submission {shown} is not yours ({printable(participant)})")
     if run["status"] != COMPLETE:
         raise RuleBroken(f"submission {shown} is invalid (status Error): it cannot be selected")
@@ -66,7 +73,8 @@ def select(
     def check() -> None:  # under the write lock: the allowance, counted from MLflow
         fresh = Snapshot.read(board, comp)
         mine = entries(fresh.records)
-        mine_ids = set(mine.loc[mine["participant"] == participant, "run_id"])
+        ours = fresh.teams.members(participant)
+        mine_ids = set(mine.loc[mine["participant"].isin(ours), "run_id"])
         chosen = fresh.selected() & mine_ids
         if selected and rid not in chosen and len(chosen) >= rules.selections:
             listed = ", ".join(sorted(c[:8] for c in chosen))
@@ -80,7 +88,8 @@ def select(
     )
     after = Snapshot.read(board, comp)
     mine = entries(after.records)
-    chosen = sorted(after.selected() & set(mine.loc[mine["participant"] == participant, "run_id"]))
+    ours = after.teams.members(participant)
+    chosen = sorted(after.selected() & set(mine.loc[mine["participant"].isin(ours), "run_id"]))
     return {"run_id": rid, "selected": selected, "selections": chosen, "allowed": rules.selections}
 
 

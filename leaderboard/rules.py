@@ -43,6 +43,8 @@ class Rules:
     selections: int = DEFAULT_SELECTIONS
     ladder: bool = False
     revealed_at: dt.datetime | None = None
+    team_size: int | None = None  # members per team (None: no cap); solo is a team of one
+    merger_deadline: dt.datetime | None = None  # UTC; teams merge (or take members) until it
 
     # -- the competition's phase ---------------------------------------------------------
 
@@ -87,15 +89,18 @@ class Rules:
             deadline += f" ({until(self.deadline, now)})"
         lines = [
             f"{competition} rules",
-            f"  daily limit      {limit} (valid submissions per participant; errors do not count)",
+            f"  daily limit      {limit} (valid submissions per team; errors do not count)",
             f"  deadline         {deadline}",
-            f"  final selections {self.selections} per participant "
+            f"  final selections {self.selections} per team "
             "(none chosen: the best by public score)",
             f"  ladder           {'on' if self.ladder else 'off'}",
         ]
         if self.revealed_at is not None:
             lines.append(f"  revealed         {stamp(self.revealed_at)}")
         phase = self.phase(now)
+        size = "no cap" if self.team_size is None else f"at most {self.team_size} members"
+        merger = "the end" if self.merger_deadline is None else stamp(self.merger_deadline)
+        lines.append(f"  teams            {size}; merges until {merger}")
         lines.append(
             f"  phase            {phase}: "
             + {
@@ -114,6 +119,10 @@ class Rules:
             "ladder": self.ladder,
             "revealed_at": None if self.revealed_at is None else stamp(self.revealed_at, iso=True),
             "phase": self.phase(),
+            "team_size": self.team_size,
+            "merger_deadline": None
+            if self.merger_deadline is None
+            else stamp(self.merger_deadline, iso=True),
         }
 
     # -- stored form -----------------------------------------------------------------------
@@ -126,6 +135,10 @@ class Rules:
             f"{RULE}selections": str(self.selections),
             f"{RULE}ladder": "true" if self.ladder else "false",
             REVEALED_TAG: "" if self.revealed_at is None else stamp(self.revealed_at, iso=True),
+            f"{RULE}team_size": "" if self.team_size is None else str(self.team_size),
+            f"{RULE}merger_deadline": ""
+            if self.merger_deadline is None
+            else stamp(self.merger_deadline, iso=True),
         }
 
     @classmethod
@@ -139,12 +152,15 @@ class Rules:
         try:
             limit = get(f"{RULE}daily_limit")
             selections = get(f"{RULE}selections")
+            size, merger = get(f"{RULE}team_size"), get(f"{RULE}merger_deadline")
             return cls(
                 daily_limit=int(limit) if limit else None,
                 deadline=parse_time(get(f"{RULE}deadline")) if get(f"{RULE}deadline") else None,
                 selections=int(selections) if selections else DEFAULT_SELECTIONS,
                 ladder=get(f"{RULE}ladder") == "true",
                 revealed_at=parse_time(get(REVEALED_TAG)) if get(REVEALED_TAG) else None,
+                team_size=int(size) if size else None,
+                merger_deadline=parse_time(merger) if merger else None,
             )
         except ValueError as exc:
             raise RuleBroken(f"the competition's rule tags do not parse: {exc}") from exc
@@ -156,6 +172,8 @@ class Rules:
         deadline: dt.datetime | str | None = KEEP,
         selections: int | None = None,
         ladder: bool | None = None,
+        team_size: int | str | None = KEEP,
+        merger_deadline: dt.datetime | str | None = KEEP,
     ) -> Rules:
         """These rules with some changed (:data:`KEEP` leaves one as it is; None clears a limit
         or a deadline). Checks the values."""
@@ -174,7 +192,28 @@ class Rules:
             out = dataclasses.replace(out, selections=selections)
         if ladder is not None:
             out = dataclasses.replace(out, ladder=ladder)
+        if team_size != KEEP:
+            if team_size is not None and (not isinstance(team_size, int) or team_size < 1):
+                raise RuleBroken(f"the team size must be a whole number ≥ 1, got {team_size}")
+            out = dataclasses.replace(out, team_size=team_size)  # type: ignore[arg-type]
+        if merger_deadline != KEEP:
+            if isinstance(merger_deadline, str):
+                merger_deadline = parse_time(merger_deadline)
+            out = dataclasses.replace(out, merger_deadline=merger_deadline)
         return out
+
+    def merges_closed(self, now: dt.datetime | None = None) -> str | None:
+        """Why teams can no longer merge or take members now (the end, the merger deadline),
+        else None."""
+        now = now or now_utc()
+        if self.ended(now) and self.end is not None:
+            return f"teams are closed: the competition ended {stamp(self.end)}"
+        if self.merger_deadline is not None and now >= self.merger_deadline:
+            return (
+                f"the merger deadline passed ({stamp(self.merger_deadline)}): teams can no "
+                "longer merge or take members"
+            )
+        return None
 
 
 def parse_time(text: str) -> dt.datetime:

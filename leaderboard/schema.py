@@ -52,6 +52,7 @@ COMPETITION_TAG = f"{TAG}competition"
 RULE = f"{TAG}rules."  # harness.rules.daily_limit, … .deadline, …
 REVEALED_TAG = f"{TAG}revealed_at"  # ISO time the host ended the competition
 GRADED_TAG = f"{TAG}graded_at"  # ms: when private scores were last added to finished runs
+TEAM = f"{TAG}team."  # harness.team.<key>: one team's JSON (name, members, code, requests)
 
 # -- a tuning study's runs ---------------------------------------------------------------------
 STUDY_TAG = f"{TAG}study"  # the parent run of a study

@@ -38,6 +38,7 @@ from harness.board.results import (
 )
 from harness.board.rules import time_shown
 from harness.board.schema import KEEP
+from harness.board.teams import TeamView
 
 from harness.errors import Forbidden, HarnessError, NotFound
 
@@ -65,6 +66,7 @@ __all__ = [
     "SubmissionResult",
     "Submissions",
     "Table",
+    "TeamView",
     "Viewer",
     "check_participant",
     "hosted",
@@ -121,7 +123,7 @@ class Board:
         rank = of = left = None
         if standing and name is not None:
             table = self.standings(stats=False).frame
-            mine = table[table["participant"] == name]
+            mine = table[table["participant"] == snap.teams.label(name)]
             rank = int(mine["rank"].iloc[0]) if len(mine) else None
             of = len(table)
             left = self.left_today(name)
@@ -136,7 +138,10 @@ class Board:
             deadline=None if rules.deadline is None else stamp(rules.deadline),
             time_left=None if rules.deadline is None else until(rules.deadline, now),
             clock=time_shown(rules, now),
-            participants=int(scored["participant"].nunique()) if len(scored) else 0,
+            # entries on the board: a team counts once (a participant in no team is one)
+            participants=int(snap.teams.labelled(scored)["participant"].nunique())
+            if len(scored)
+            else 0,
             submissions=len(scored),
             daily_limit=rules.daily_limit,
             you=name,
@@ -146,14 +151,16 @@ class Board:
         )
 
     def left_today(self, participant: str) -> int | None:
-        """Valid submissions ``participant`` has left today (UTC), counted in MLflow; None
-        where there is no daily limit."""
+        """Valid submissions ``participant``'s team has left today (UTC), counted in MLflow;
+        None where there is no daily limit."""
         from harness.board.rules import day_start, now_utc
 
         rules = self.store.rules(self.comp)
         if rules.daily_limit is None:
             return None
-        used = self.store.count_since(self.comp, participant, day_start(now_utc()))
+        since = day_start(now_utc())
+        members = self.store.teams(self.comp).members(participant)  # the team's limit
+        used = sum(self.store.count_since(self.comp, m, since) for m in members)
         return rules.left_today(used)
 
     def standings(
@@ -223,6 +230,16 @@ class Board:
             size = path.stat().st_size if path.exists() else None
             out.append(PublicFile(name, sha, size, path))
         return out
+
+    def description(self) -> str:
+        """The competition's description (Markdown): the prepared ``description.md``, else the
+        declaration's."""
+        from harness.data.preparation import DESCRIPTION
+
+        prepared = self.settings.public_dir(self.comp.id) / DESCRIPTION
+        if prepared.is_file():
+            return prepared.read_text(encoding="utf-8")
+        return self.comp.description
 
     def public_file(self, name: str) -> PublicFile:
         """One public file by its manifest name (never a path); NotFound otherwise."""
@@ -299,12 +316,15 @@ class Board:
         deadline: Any = KEEP,
         selections: int | None = None,
         ladder: bool | None = None,
+        team_size: Any = KEEP,
+        merger_deadline: Any = KEEP,
     ) -> RulesView:
-        """Change the rules given (:data:`KEEP` leaves one; None clears a limit or deadline);
-        with none given, the rules as they are."""
+        """Change the rules given (:data:`KEEP` leaves one; None clears a limit, a deadline or
+        the team size); with none given, the rules as they are."""
         from harness.board.referee import set_rules
 
-        if (daily_limit, deadline, selections, ladder) == (KEEP, KEEP, None, None):
+        asked = (daily_limit, deadline, selections, ladder, team_size, merger_deadline)
+        if asked == (KEEP, KEEP, None, None, KEEP, KEEP):
             return self.rules()
         got = set_rules(
             self.store,
@@ -313,6 +333,8 @@ class Board:
             deadline=deadline,
             selections=selections,
             ladder=ladder,
+            team_size=team_size,
+            merger_deadline=merger_deadline,
         )
         return RulesView.of(self.comp.id, got)
 
@@ -326,6 +348,70 @@ class Board:
                 "submit first, or run `harness ui` for every experiment"
             )
         return found[0]
+
+    # -- teams (:mod:`leaderboard.teams`) ---------------------------------------------------
+
+    def teams(self) -> list[TeamView]:
+        """Every team: its name and members (no invitation code)."""
+        found = self.store.teams(self.comp)
+        return [TeamView.of(self.id, t, secret=False) for t in found.teams]
+
+    def team(self, participant: str) -> TeamView:
+        """``participant``'s team, with its invitation code and the merge requests it has
+        received; a participant in no team is a team of one (``solo``)."""
+        team = self.store.teams(self.comp).of(participant)
+        if team is None:
+            return TeamView(self.id, participant, [participant], solo=True)
+        return TeamView.of(self.id, team, secret=True)
+
+    def create_team(self, name: str, *, participant: str) -> TeamView:
+        """Make a team named ``name`` (a participant name's alphabet and length) with you."""
+        from harness.board import teams
+        from harness.board.submit import check_participant
+
+        from harness.errors import InvalidName
+
+        try:
+            check_participant(name)
+        except InvalidName as exc:
+            raise InvalidName(str(exc).replace("participant name", "team name")) from None
+
+        return TeamView.of(
+            self.id, teams.create(self.store, self.comp, participant, name), secret=True
+        )
+
+    def renew_team_code(self, *, participant: str) -> TeamView:
+        from harness.board import teams
+
+        got = teams.renew_code(self.store, self.comp, participant)
+        return TeamView.of(self.id, got, secret=True)
+
+    def join_team(self, code: str, *, participant: str) -> TeamView:
+        from harness.board import teams
+
+        got = teams.join(self.store, self.comp, participant, code)
+        return TeamView.of(self.id, got, secret=True)
+
+    def leave_team(self, *, participant: str) -> TeamView:
+        """Leave your team; you are then a team of one."""
+        from harness.board import teams
+
+        teams.leave(self.store, self.comp, participant)
+        return TeamView(self.id, participant, [participant], solo=True)
+
+    def request_merge(self, team: str, *, participant: str) -> TeamView:
+        """Ask the team named ``team`` to take your team in; the team asked, as others see it."""
+        from harness.board import teams
+
+        got = teams.request_merge(self.store, self.comp, participant, team)
+        return TeamView.of(self.id, got, secret=False)
+
+    def accept_merge(self, team: str, *, participant: str) -> TeamView:
+        """Take in the team named ``team``, which asked to merge into yours."""
+        from harness.board import teams
+
+        got = teams.accept_merge(self.store, self.comp, participant, team)
+        return TeamView.of(self.id, got, secret=True)
 
     def reveal(self) -> Revealed:
         from harness.board.referee import reveal

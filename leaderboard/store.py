@@ -58,6 +58,7 @@ from harness.settings import Settings
 if TYPE_CHECKING:
     import pandas as pd
     from harness.board.rules import Rules
+    from harness.board.teams import Teams
     from mlflow import MlflowClient
 
 #: Called under the write lock just before a run is created: may refuse (raise) or return
@@ -166,6 +167,29 @@ class Store:
             for key, value in rules.tags().items():
                 client.set_experiment_tag(experiment, key, value)
         return rules
+
+    def teams(self, comp: Competition) -> Teams:
+        """The competition's teams, from its experiment's tags (:mod:`leaderboard.teams`)."""
+        from harness.board.teams import Teams
+
+        noted = self._shortcut(comp)
+        if noted is not None:
+            return Teams.from_tags(noted["tags"])
+        with self.errors():
+            found = self._experiment(comp, create=False)
+        return Teams() if found is None else Teams.from_tags(found.tags)
+
+    def update_tags(
+        self, comp: Competition, change: Callable[[MlflowClient, str], Mapping[str, str]]
+    ) -> dict[str, str]:
+        """Under the write lock, ``change`` reads the experiment as it is and returns the tags
+        to set; return the experiment's tags after."""
+        with self._writing(comp) as (client, experiment):
+            tags = dict(client.get_experiment(experiment).tags)
+            for key, value in change(client, experiment).items():
+                client.set_experiment_tag(experiment, key, value)
+                tags[key] = value
+        return tags
 
     def _shortcut(self, comp: Competition) -> dict[str, Any] | None:
         """The experiment as the last full read noted it, where nothing was written since
@@ -377,8 +401,8 @@ class Leaderboard(Store):
         client: MlflowClient | None = None,
         experiment: str | None = None,
     ) -> dict[str, Any] | None:
-        """Ladder mode: the participant's last submission the ladder accepted (its sha256 and
-        the score it showed), or None."""
+        """Ladder mode: the participant's last submission the ladder accepted (its sha256, the
+        score it showed and when it started), or None."""
         accepted = [
             run
             for run in self._mine(comp, participant, 0, client, experiment)
@@ -390,6 +414,7 @@ class Leaderboard(Store):
         return {
             "sha256": last.data.tags.get(SHA256_TAG, ""),
             "shown": last.data.metrics[LADDER_SCORE],
+            "start": (last.info.start_time, last.info.run_id),
         }
 
     def _mine(
@@ -444,9 +469,18 @@ class Leaderboard(Store):
     ) -> tuple[pd.DataFrame, Rules, Hashable | None]:
         """:meth:`records` and :meth:`rules` from one read of the experiment, and the state
         they were read in: equal states, equal records and rules (None: not known, nothing to
-        key a cache on)."""
+        key a cache on). The teams of the same read: :meth:`read_teams`."""
+        records, rules, _, state = self.read_teams(comp, rebuild=rebuild)
+        return records, rules, state
+
+    def read_teams(
+        self, comp: Competition, *, rebuild: bool = False
+    ) -> tuple[pd.DataFrame, Rules, Teams, Hashable | None]:
+        """:meth:`read`, with the teams from the same read of the experiment's tags (and in
+        the state: a team change changes the boards)."""
         from harness.board.index import RunIndex, Shortcut
         from harness.board.rules import Rules
+        from harness.board.teams import Teams
 
         noted = None if rebuild else self._shortcut(comp)
         if noted is not None:  # nothing written since the last full read: no MLflow
@@ -460,8 +494,9 @@ class Leaderboard(Store):
             )
             cached = index.cached()
             if cached is not None:
-                rules = Rules.from_tags(tags)
-                return cached, rules, None if index.state is None else (index.state, rules)
+                rules, teams = Rules.from_tags(tags), Teams.from_tags(tags)
+                state = None if index.state is None else (index.state, rules, teams)
+                return cached, rules, teams, state
         shortcut = Shortcut(self.settings.cache_dir, self.uri, comp.id) if self.is_local else None
         stamp = None if shortcut is None else shortcut.stamp()  # before the read
         with self.errors():
@@ -478,11 +513,11 @@ class Leaderboard(Store):
             records = index.submissions(
                 self.client, rebuild=rebuild, sweep=lambda: self.sweep_stale(comp)
             )
-        rules = Rules.from_tags(tags)
-        state = None if index.state is None else (index.state, rules)
+        rules, teams = Rules.from_tags(tags), Teams.from_tags(tags)
+        state = None if index.state is None else (index.state, rules, teams)
         if shortcut is not None and stamp is not None and (index.state or found is None):
             shortcut.write(stamp, None if found is None else str(found.experiment_id), tags)
-        return records, rules, state
+        return records, rules, teams, state
 
     def submissions(self, comp: Competition, *, rebuild: bool = False) -> pd.DataFrame:
         """Every scored submission (one row each), from the index kept in sync with MLflow."""

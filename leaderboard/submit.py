@@ -168,8 +168,10 @@ def submit(
 def _check_limit(
     board: Leaderboard, comp: Competition, participant: str, limit: int, now: dt.datetime
 ) -> int:
-    """How many valid submissions ``participant`` made today (UTC); raise at the limit."""
-    used = board.count_since(comp, participant, day_start(now))
+    """How many valid submissions ``participant``'s team made today (UTC); raise at the
+    limit (the team owns it: :mod:`leaderboard.teams`)."""
+    members = board.teams(comp).members(participant)
+    used = sum(board.count_since(comp, m, day_start(now)) for m in members)
     if used >= limit:
         raise LimitReached(limit_message(used, limit, now))
     return used
@@ -190,14 +192,21 @@ def _rules_under_lock(
     entry."""
 
     def check(client: Any, experiment: str) -> tuple[dict[str, str], dict[str, float]]:
+        from harness.board.teams import Teams
+
+        # the team's limit and ladder, its members as stored now (a merge waits for the lock)
+        members = Teams.from_tags(client.get_experiment(experiment).tags).members(participant)
         if rules.daily_limit is not None:
-            used = board.count_since(comp, participant, day_start(now), client, experiment)
+            since = day_start(now)
+            used = sum(board.count_since(comp, m, since, client, experiment) for m in members)
             if used >= rules.daily_limit:
                 raise LimitReached(limit_message(used, rules.daily_limit, now))
         if not rules.ladder or late or public_rows is None:
             return {}, {}
         ladder = Ladder(comp.metric.reduce, comp.metric.greater_is_better)
-        last = board.last_accepted(comp, participant, client, experiment)
+        found = [board.last_accepted(comp, m, client, experiment) for m in members]
+        accepted = [f for f in found if f is not None]
+        last = max(accepted, key=lambda f: f["start"]) if accepted else None
         if last is not None:
             best = cache.get(last["sha256"], "public")
             if best is not None and best.size == public_rows.size:
@@ -224,17 +233,19 @@ def _result(
     mine = entries(snap.records)
     mine = mine[mine["participant"] == entry.participant]
     warnings = [*_duplicates(mine, entry), *_overfitting(comp, entry, public_rows)]
-    ranked = snap.entries()
-    ranked = ranked[~ranked["late"].astype(bool)]
+    labelled = snap.entries()
+    ranked = labelled[~labelled["late"].astype(bool)]
     table = standings(
         ranked,
         greater_is_better=comp.metric.greater_is_better,
         preparation=snap.preparation,
         ladder=rules.ladder,
     )
-    row = table[table["participant"] == entry.participant]
+    label = snap.teams.label(entry.participant)
+    row = table[table["participant"] == label]
     today = day_start(now).timestamp() * 1000
-    before = (mine["submitted_at"] >= today) & (mine["run_id"] != entry.run_id)
+    ours = mine if label == entry.participant else labelled[labelled["participant"] == label]
+    before = (ours["submitted_at"] >= today) & (ours["run_id"] != entry.run_id)
     left = rules.left_today(int(before.sum()) + 1)
     shown = entry.extra.get(LADDER_SCORE) if rules.ladder else None
     return SubmissionResult(

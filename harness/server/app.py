@@ -145,6 +145,9 @@ def create_app(settings: Settings | None = None, *, max_upload: int | None = Non
     app.state.settings = settings
     app.state.people = Participants(settings)
     add_pages(app, settings)  # the web pages: /, /c/{cid}, …
+    from harness.server import classroom  # overview, data, rules, team, host, sign-up
+
+    app.include_router(classroom.router)
     app.router.redirect_slashes = False
     return LimitUpload(app, limit) if limit else app
 

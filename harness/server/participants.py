@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from harness.errors import HarnessError
 from harness.files import engine
@@ -78,6 +79,12 @@ class Participants:
 
     def add(self, name: str, *, role: str = "participant") -> str:
         """Add ``name`` and return its token (shown once; only its hash is kept)."""
+        with self.engine.begin() as conn:
+            return self.add_in(conn, name, role=role)
+
+    def add_in(self, conn: Any, name: str, *, role: str = "participant") -> str:
+        """:meth:`add` inside the transaction ``conn`` (a sign-up counts its code's use in
+        the same one)."""
         import sqlalchemy as sa
 
         from harness.board.service import check_participant
@@ -94,8 +101,7 @@ class Participants:
             "revoked_at": None,
         }
         try:
-            with self.engine.begin() as conn:
-                conn.execute(sa.insert(self.table).values(**row))
+            conn.execute(sa.insert(self.table).values(**row))
         except sa.exc.IntegrityError:
             raise ParticipantError(
                 f"participant '{name}' exists: revoke them first to issue a new token"

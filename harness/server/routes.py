@@ -136,7 +136,7 @@ hosting = APIRouter(prefix="/api/competitions/{cid}")
 
 @hosting.put("/rules")
 def set_rules(hall: Hall, body: dict[str, Any], who: Host) -> dict[str, Any]:
-    names = ("daily_limit", "deadline", "selections", "ladder")
+    names = ("daily_limit", "deadline", "selections", "ladder", "team_size", "merger_deadline")
     changes = {k: body[k] for k in names if k in body}
     return hall.set_rules(**changes).as_dict()
 
@@ -144,6 +144,56 @@ def set_rules(hall: Hall, body: dict[str, Any], who: Host) -> dict[str, Any]:
 @hosting.post("/reveal")
 def reveal(hall: Hall, who: Host) -> dict[str, Any]:
     return hall.reveal().as_dict()
+
+
+# -- teams ---------------------------------------------------------------------------------------
+
+teaming = APIRouter(prefix="/api/competitions/{cid}")
+
+
+@teaming.get("/teams")
+def teams(hall: Hall) -> list[dict[str, Any]]:
+    return [t.as_dict() for t in hall.teams()]
+
+
+@teaming.get("/team")
+def team(hall: Hall, who: SignedIn) -> dict[str, Any]:
+    return hall.team(who.name).as_dict()
+
+
+def _text(body: dict[str, Any], key: str) -> str:
+    value = body.get(key, "")
+    return value if isinstance(value, str) else str(value)
+
+
+@teaming.post("/team")
+def create_team(hall: Hall, body: dict[str, Any], who: SignedIn) -> dict[str, Any]:
+    return hall.create_team(_text(body, "name"), participant=who.name).as_dict()
+
+
+@teaming.post("/team/code")
+def renew_team_code(hall: Hall, who: SignedIn) -> dict[str, Any]:
+    return hall.renew_team_code(participant=who.name).as_dict()
+
+
+@teaming.post("/team/join")
+def join_team(hall: Hall, body: dict[str, Any], who: SignedIn) -> dict[str, Any]:
+    return hall.join_team(_text(body, "code"), participant=who.name).as_dict()
+
+
+@teaming.post("/team/leave")
+def leave_team(hall: Hall, who: SignedIn) -> dict[str, Any]:
+    return hall.leave_team(participant=who.name).as_dict()
+
+
+@teaming.post("/team/merge")
+def request_merge(hall: Hall, body: dict[str, Any], who: SignedIn) -> dict[str, Any]:
+    return hall.request_merge(_text(body, "team"), participant=who.name).as_dict()
+
+
+@teaming.post("/team/accept")
+def accept_merge(hall: Hall, body: dict[str, Any], who: SignedIn) -> dict[str, Any]:
+    return hall.accept_merge(_text(body, "team"), participant=who.name).as_dict()
 
 
 # -- public files --------------------------------------------------------------------------------
@@ -162,5 +212,5 @@ def file(hall: Hall, name: str, who: SignedIn) -> Any:
     return FileResponse(found.path, headers={"x-sha256": found.sha256})
 
 
-ROUTERS = (reading, submitting, hosting, files)
+ROUTERS = (reading, submitting, hosting, teaming, files)
 __all__ = ["ROUTERS", "Caller", "Host", "SignedIn"]

@@ -85,6 +85,14 @@ class Links:
     def signin(self) -> str | None:
         return None if self.export else "/signin"
 
+    # the competition's own pages (:mod:`harness.server.classroom`): live only
+    def tab(self, cid: str, name: str) -> str | None:
+        """``overview``, ``data``, ``rules``, ``team`` or ``host`` (None in an export)."""
+        return None if self.export else f"/c/{quote(cid)}/{name}"
+
+    def signup(self) -> str | None:
+        return None if self.export else "/signup"
+
 
 # -- who is looking -----------------------------------------------------------------------------
 
@@ -143,6 +151,10 @@ class Site:
             header = request.headers.get("authorization", "")
             scheme, _, rest = header.partition(" ")
             token = rest.strip() if scheme.lower() == "bearer" else ""
+        return self.signed(token)
+
+    def signed(self, token: str) -> Viewer:
+        """The viewer a token names (ANONYMOUS without one; stale where unknown or revoked)."""
         if not token or self.people is None:
             return ANONYMOUS
         found = self.people.identify(token)

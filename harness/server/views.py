@@ -60,7 +60,8 @@ def board_context(site: Site, viewer: Viewer, cid: str, *, private: bool) -> dic
     for r in rows:
         r["bar"] = charts.interval_bar(r.get("score"), r.get("low"), r.get("high"), axis)
         r["baseline"] = str(r["participant"]).startswith("baseline/")
-        r["you"] = r["participant"] == viewer.name
+        mine = viewer.name is not None and viewer.name in str(r.get("members") or "").split(", ")
+        r["you"] = r["participant"] == viewer.name or mine
         cls = r.get("class")
         r["tie"] = "" if cls is None else f"={int(cls)}"
     holds = [r["holds"] for r in rows if r.get("holds") is not None]
