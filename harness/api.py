@@ -94,6 +94,8 @@ def describe(competition: str, *, home: str | os.PathLike[str] | None = None) ->
     line = "" if here is None else f"\nBaseline on this machine: `{here[0]}` ({here[1]}).\n"
     if is_prepared(comp, settings):
         text = (settings.public_dir(comp.id) / DESCRIPTION).read_text(encoding="utf-8")
+        if (settings.public_dir(comp.id) / "test.csv").is_file():  # code runs read it
+            text += "\n" + board(competition, home=home).code_contract()
         return text + line
     return describe(comp) + line + f"\nNot prepared yet: run `harness prepare {comp.id}`.\n"
 
@@ -241,15 +243,26 @@ def rules(
     deadline: Any = KEEP,
     selections: int | None = None,
     ladder: bool | None = None,
+    code_only: bool | None = None,
+    time_limit: int | str | None = None,
+    memory: int | str | None = None,
     home: str | os.PathLike[str] | None = None,
     tracking_uri: str | None = None,
 ) -> Any:
     """The competition's rules (:class:`leaderboard.rules.Rules`), after changing those given:
     ``daily_limit`` (an int, or None for no limit), ``deadline`` (a datetime or ISO text such
-    as ``"2027-01-31T23:59Z"``, or None), ``selections``, ``ladder``."""
+    as ``"2027-01-31T23:59Z"``, or None), ``selections``, ``ladder``, ``code_only`` (a code
+    competition), ``time_limit`` (seconds or "10m") and ``memory`` (bytes or "4G") of its
+    code runs."""
     hall = board(competition, home=home, tracking_uri=tracking_uri)
     got = hall.set_rules(
-        daily_limit=daily_limit, deadline=deadline, selections=selections, ladder=ladder
+        daily_limit=daily_limit,
+        deadline=deadline,
+        selections=selections,
+        ladder=ladder,
+        code_only=code_only,
+        time_limit=time_limit,
+        memory=memory,
     )
     return got.rules
 

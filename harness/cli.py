@@ -257,7 +257,13 @@ def describe(competition: str, home: str | None) -> None:
 
 @cli.command()
 @COMPETITION
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path), required=False)
+@click.option(
+    "--code",
+    type=click.Path(path_type=Path),
+    help="Submit a script (.py) or notebook (.ipynb) instead: it runs in a sandbox on the "
+    "example test, then on the test, and must write submission.csv (`harness describe`).",
+)
 @click.option(
     "-m",
     "--message",
@@ -279,7 +285,8 @@ def describe(competition: str, home: str | None) -> None:
 @store_options
 def submit(
     competition: str,
-    file: Path,
+    file: Path | None,
+    code: Path | None,
     message: str,
     cv: float | None,
     participant: str | None,
@@ -298,13 +305,45 @@ def submit(
     \b
     Example:
       harness submit titanic preds.csv -m "gbm, 5 features" --cv 0.83 --as alice
+      harness submit titanic --code solution.py -m "first notebook"
     """
     import harness
 
+    if (file is None) == (code is None):
+        raise click.UsageError("give a FILE of predictions or --code SCRIPT, one of the two")
     hall = _board(competition, server, token, home, tracking_uri)
     who = harness.api.default_participant() if participant is None else participant
+    if code is not None:
+        _submit_code(competition, hall, code, who, message)
+        return
     got = hall.submit(file, participant=who, message=message, cv=cv)
     _say_submitted(competition, got.as_dict())
+
+
+def _submit_code(competition: str, hall: Any, code: Path, who: str, message: str) -> None:
+    """A code submission, run here; the example run's log is shown in full, the test run's
+    never (only its status, the error's kind and a rounded runtime)."""
+    say = functools.partial(click.echo, err=True)
+    try:
+        got = hall.submit_code(code, participant=who, message=message, progress=say)
+    except Exception as exc:
+        log = getattr(exc, "log", "")
+        if log:
+            say("--- output of the example run ---")
+            say(printable_log(log))
+            say("---")
+        raise
+    if got.example_log:
+        say("--- output of the example run ---")
+        say(printable_log(got.example_log))
+        say("---")
+    click.echo(f"{competition}: {printable(got.code)} ran on the test ({got.runtime}).")
+    _say_submitted(competition, got.result.as_dict())
+
+
+def printable_log(text: str) -> str:
+    """A run's log, line by line, each line safe to print."""
+    return "\n".join(printable(line) for line in text.rstrip("\n").split("\n"))
 
 
 def _say_submitted(competition: str, got: dict[str, Any]) -> None:
@@ -494,6 +533,14 @@ def _compact_stats(
     "--selections", type=click.IntRange(min=1), help="Final submissions per participant."
 )
 @click.option("--ladder/--no-ladder", default=None, help="Ladder mode (Blum & Hardt 2015).")
+@click.option(
+    "--code-only/--no-code-only",
+    default=None,
+    help="A code competition: participants submit a script or notebook, run here on the "
+    "hidden test; they download the train and a small example test.",
+)
+@click.option("--time-limit", metavar="DURATION", help="Code runs' time limit, e.g. 10m, 90s.")
+@click.option("--memory", metavar="SIZE", help="Code runs' memory per process, e.g. 4G.")
 @FORMAT
 @server_options
 @store_options
@@ -503,6 +550,9 @@ def rules(
     deadline: str | None,
     selections: int | None,
     ladder: bool | None,
+    code_only: bool | None,
+    time_limit: str | None,
+    memory: str | None,
     fmt: str,
     server: str | None,
     token: str | None,
@@ -516,6 +566,7 @@ def rules(
     Example:
       harness rules titanic --daily-limit 5 --deadline 2027-01-31T23:59Z --selections 2
       harness rules titanic --ladder
+      harness rules titanic --code-only --time-limit 10m --memory 4G
       harness rules titanic
     """
     from harness.board.service import KEEP
@@ -538,7 +589,13 @@ def rules(
     hall = _board(competition, server, token, home, tracking_uri)
     try:
         got = hall.set_rules(
-            daily_limit=limit, deadline=when, selections=selections, ladder=ladder
+            daily_limit=limit,
+            deadline=when,
+            selections=selections,
+            ladder=ladder,
+            code_only=code_only,
+            time_limit=time_limit,
+            memory=memory,
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--deadline") from None

@@ -23,6 +23,7 @@ from typing import Any
 from harness.board.service import (
     KEEP,
     Card,
+    CodeResult,
     PublicFile,
     Revealed,
     RulesView,
@@ -144,8 +145,18 @@ class Client:
     def reveal(self, competition: str) -> dict[str, Any]:
         return dict(self._request("POST", f"/api/competitions/{_q(competition)}/reveal"))
 
+    def submit_code(self, competition: str, file: Path, *, message: str = "") -> dict[str, Any]:
+        """Upload a script or notebook; the server runs it and answers with the result."""
+        return self.submit(competition, file, message=message, route="code")
+
     def submit(
-        self, competition: str, file: Path, *, message: str = "", cv: float | None = None
+        self,
+        competition: str,
+        file: Path,
+        *,
+        message: str = "",
+        cv: float | None = None,
+        route: str = "submissions",
     ) -> dict[str, Any]:
         """Upload ``file`` (streamed, multipart/form-data) and return the result."""
         boundary = "harness-" + secrets.token_hex(12)
@@ -172,7 +183,7 @@ class Client:
                     yield chunk
             yield tail
 
-        path = f"/api/competitions/{_q(competition)}/submissions"
+        path = f"/api/competitions/{_q(competition)}/{route}"
         headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
         return dict(
             self._request(
@@ -266,6 +277,9 @@ class RemoteBoard:
         deadline: Any = KEEP,
         selections: int | None = None,
         ladder: bool | None = None,
+        code_only: bool | None = None,
+        time_limit: int | str | None = None,
+        memory: int | str | None = None,
     ) -> RulesView:
         asked = {
             k: v
@@ -274,6 +288,9 @@ class RemoteBoard:
                 "deadline": deadline,
                 "selections": selections,
                 "ladder": ladder,
+                "code_only": code_only,
+                "time_limit": time_limit,
+                "memory": memory,
             }.items()
             if v not in (KEEP, None) or (k in ("daily_limit", "deadline") and v is None)
         }
@@ -295,6 +312,19 @@ class RemoteBoard:
                 predictions.to_csv(path, index=False)
                 got = self.client.submit(self.id, path, message=message, cv=cv)
         return SubmissionResult.from_dict(got)
+
+    def submit_code(
+        self, code: Path, *, message: str = "", progress: Any = None, **_: Any
+    ) -> CodeResult:
+        """Upload a script or notebook; the server runs it in its sandbox (the request waits
+        for both runs) and answers with the result and the example run's log."""
+        if progress is not None:
+            progress(
+                f"uploading {Path(code).name}; {self.where} runs it on the example test, "
+                "then on the test"
+            )
+        got = self.client.submit_code(self.id, Path(code), message=message)
+        return CodeResult.from_dict(got)
 
     def select(self, submission: str, *, selected: bool = True, **_: Any) -> Selection:
         return Selection.from_dict(self.client.select(self.id, submission, selected=selected))

@@ -28,10 +28,19 @@ def set_rules(
     deadline: Any = KEEP,
     selections: int | None = None,
     ladder: bool | None = None,
+    code_only: bool | None = None,
+    time_limit: int | str | None = None,
+    memory: int | str | None = None,
 ) -> Rules:
     """Change some rules (``KEEP`` leaves one as it is; None clears a limit or deadline)."""
     rules = board.rules(comp).changed(
-        daily_limit=daily_limit, deadline=deadline, selections=selections, ladder=ladder
+        daily_limit=daily_limit,
+        deadline=deadline,
+        selections=selections,
+        ladder=ladder,
+        code_only=code_only,
+        time_limit=time_limit,
+        memory=memory,
     )
     return board.set_rules(comp, rules)
 

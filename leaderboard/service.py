@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from harness.board.results import (
     HOST,
     Card,
+    CodeResult,
     Entry,
     PublicFile,
     Revealed,
@@ -51,6 +52,7 @@ __all__ = [
     "KEEP",
     "Board",
     "Card",
+    "CodeResult",
     "Entry",
     "PublicFile",
     "Revealed",
@@ -220,6 +222,18 @@ class Board:
             path = self.settings.public_dir(self.comp.id) / name
             size = path.stat().st_size if path.exists() else None
             out.append(PublicFile(name, sha, size, path))
+        if self.store.rules(self.comp).code_only:  # the test's features stay on the host
+            from harness.board.code import example_files
+
+            from harness.files import sha256_file
+
+            examples = example_files(self.comp, self.settings)
+            out = [
+                PublicFile(f.name, sha256_file(p), p.stat().st_size, p)
+                if (p := examples.get(f.name)) is not None
+                else f
+                for f in out
+            ]
         return out
 
     def public_file(self, name: str) -> PublicFile:
@@ -263,6 +277,36 @@ class Board:
             display_name=display_name,
         )
 
+    def submit_code(
+        self,
+        code: Path,
+        *,
+        participant: str,
+        message: str = "",
+        display_name: str | None = None,
+        progress: Any = None,
+    ) -> CodeResult:
+        """Run a script or notebook in the sandbox on the example test, then on the test, and
+        submit the ``submission.csv`` it writes (:func:`leaderboard.code.submit_code`)."""
+        from harness.board.code import submit_code
+
+        return submit_code(
+            self.comp,
+            self.settings,
+            code,
+            participant=participant,
+            message=message,
+            display_name=display_name,
+            progress=progress,
+        )
+
+    def code_contract(self) -> str:
+        """What ``describe`` says of code submissions: the contract, the limits, and what
+        the code may import."""
+        from harness.board.code import contract
+
+        return contract(self.comp, self.store.rules(self.comp))
+
     def select(self, submission: str, *, participant: str, selected: bool = True) -> Selection:
         from harness.board.referee import select
 
@@ -276,13 +320,22 @@ class Board:
         deadline: Any = KEEP,
         selections: int | None = None,
         ladder: bool | None = None,
+        code_only: bool | None = None,
+        time_limit: int | str | None = None,
+        memory: int | str | None = None,
     ) -> RulesView:
         """Change the rules given (:data:`KEEP` leaves one; None clears a limit or deadline);
-        with none given, the rules as they are."""
+        with none given, the rules as they are. ``code_only`` makes it a code competition
+        (``time_limit``: seconds or "10m"; ``memory``: bytes or "4G", for its code runs)."""
         from harness.board.referee import set_rules
 
-        if (daily_limit, deadline, selections, ladder) == (KEEP, KEEP, None, None):
+        changes = (daily_limit, deadline, selections, ladder, code_only, time_limit, memory)
+        if changes == (KEEP, KEEP, None, None, None, None, None):
             return self.rules()
+        if code_only:
+            from harness.board.code import check_code_competition
+
+            check_code_competition(self.comp, self.settings)
         got = set_rules(
             self.store,
             self.comp,
@@ -290,6 +343,9 @@ class Board:
             deadline=deadline,
             selections=selections,
             ladder=ladder,
+            code_only=code_only,
+            time_limit=time_limit,
+            memory=memory,
         )
         return RulesView.of(self.comp.id, got)
 
