@@ -333,6 +333,13 @@ def _submit_code(competition: str, hall: Any, code: Path, who: str, message: str
             say(printable_log(log))
             say("---")
         raise
+    if getattr(got, "queued", False):  # a hosted server's queue took it
+        click.echo(
+            f"{competition}: {printable(got.code)} queued as {got.submission}; "
+            f"`harness submissions {competition}` shows its status "
+            "(queued → running → complete | error)."
+        )
+        return
     if got.example_log:
         say("--- output of the example run ---")
         say(printable_log(got.example_log))
@@ -881,6 +888,13 @@ def _server_settings(home: str | None, tracking_uri: str | None, database: str |
 @click.option("--port", default=8000, show_default=True, help="Port.")
 @click.option("--workers", default=1, show_default=True, help="Server processes.")
 @click.option(
+    "--code-workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Processes that run queued code submissions in the sandbox (0: none here).",
+)
+@click.option(
     "--max-upload-mb",
     default=200.0,
     show_default=True,
@@ -905,6 +919,7 @@ def serve(
     host: str,
     port: int,
     workers: int,
+    code_workers: int,
     max_upload_mb: float,
     local: bool,
     export_dir: Path | None,
@@ -964,14 +979,45 @@ def serve(
         f"{'' if workers == 1 else 's'}; store {settings.tracking_uri}). Ctrl-C stops it.",
         err=True,
     )
-    uvicorn.run(
-        "harness.server.app:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
+    consumer = _code_workers(settings, code_workers) if code_workers and not local else None
+    try:
+        uvicorn.run(
+            "harness.server.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+        )
+    finally:
+        if consumer is not None:
+            consumer.terminate()
+            consumer.join(10)
+
+
+def _code_workers(settings: Any, workers: int) -> Any:
+    """Recover the code queue (jobs a killed server left running go back in it), then start
+    its consumer with ``workers`` processes; it dies with this process."""
+    import multiprocessing
+    import os
+
+    from harness.board.service import recover_code_queue, run_code_workers
+    from harness.settings import DATABASE_ENV
+
+    done = recover_code_queue(settings)
+    if done["requeued"] or done["failed"]:
+        click.echo(
+            f"code queue: {done['requeued']} interrupted runs requeued, "
+            f"{done['failed']} marked error",
+            err=True,
+        )
+    process = multiprocessing.get_context("spawn").Process(
+        target=run_code_workers,
+        args=(str(settings.home), settings.tracking_uri, os.environ.get(DATABASE_ENV), workers),
+        daemon=False,
     )
+    process.start()
+    return process
 
 
 @cli.group()

@@ -23,7 +23,7 @@ from typing import Any
 from harness.board.service import (
     KEEP,
     Card,
-    CodeResult,
+    CodeQueued,
     PublicFile,
     Revealed,
     RulesView,
@@ -146,7 +146,7 @@ class Client:
         return dict(self._request("POST", f"/api/competitions/{_q(competition)}/reveal"))
 
     def submit_code(self, competition: str, file: Path, *, message: str = "") -> dict[str, Any]:
-        """Upload a script or notebook; the server runs it and answers with the result."""
+        """Upload a script or notebook into the server's queue; answers with its id."""
         return self.submit(competition, file, message=message, route="code")
 
     def submit(
@@ -315,16 +315,12 @@ class RemoteBoard:
 
     def submit_code(
         self, code: Path, *, message: str = "", progress: Any = None, **_: Any
-    ) -> CodeResult:
-        """Upload a script or notebook; the server runs it in its sandbox (the request waits
-        for both runs) and answers with the result and the example run's log."""
+    ) -> CodeQueued:
+        """Upload a script or notebook into the server's queue; answers at once with its id
+        (`harness submissions` shows queued → running → complete | error)."""
         if progress is not None:
-            progress(
-                f"uploading {Path(code).name}; {self.where} runs it on the example test, "
-                "then on the test"
-            )
-        got = self.client.submit_code(self.id, Path(code), message=message)
-        return CodeResult.from_dict(got)
+            progress(f"uploading {Path(code).name} to {self.where}")
+        return CodeQueued.from_dict(self.client.submit_code(self.id, Path(code), message=message))
 
     def select(self, submission: str, *, selected: bool = True, **_: Any) -> Selection:
         return Selection.from_dict(self.client.select(self.id, submission, selected=selected))

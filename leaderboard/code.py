@@ -19,7 +19,7 @@ import math
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from harness.board.results import CodeResult
@@ -243,6 +243,7 @@ def submit_code(
     message: str = "",
     display_name: str | None = None,
     progress: Callable[[str], None] | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> CodeResult:
     """Run ``code`` on the example test (a failure raises :class:`CodeFailed` with its log
     in full and records nothing), then on the test (a failure is recorded with its kind only
@@ -302,6 +303,7 @@ def submit_code(
                 message=message,
                 file=name,
                 error=f"code run on the test: {kind} ({runtime})",
+                tags={CODE_TAG: name, **(tags or {})},
             )
             raise CodeFailed(
                 f"{name} ran on the example test, but its run on the test ended in error: "
@@ -314,7 +316,7 @@ def submit_code(
             out,
             participant=participant,
             message=message,
-            tags={CODE_TAG: name, RUNTIME_TAG: runtime},
+            tags={CODE_TAG: name, RUNTIME_TAG: runtime, **(tags or {})},
             artifacts=[staged],
             display_name=name,
         )

@@ -405,6 +405,31 @@ class CodeResult:
 
 
 @dataclass(frozen=True)
+class CodeQueued:
+    """A code submission accepted into a hosted server's queue: its id and status."""
+
+    submission: str
+    status: str
+    code: str
+    competition: str
+    queued = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "submission": self.submission,
+            "status": self.status,
+            "code": self.code,
+            "competition": self.competition,
+        }
+
+    @classmethod
+    def from_dict(cls, got: Mapping[str, Any]) -> CodeQueued:
+        return cls(
+            str(got["submission"]), str(got["status"]), str(got["code"]), str(got["competition"])
+        )
+
+
+@dataclass(frozen=True)
 class PublicFile:
     """A public file of a prepared competition, as its manifest lists it."""
 

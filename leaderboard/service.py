@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from harness.board.results import (
     HOST,
     Card,
+    CodeQueued,
     CodeResult,
     Entry,
     PublicFile,
@@ -52,6 +53,7 @@ __all__ = [
     "KEEP",
     "Board",
     "Card",
+    "CodeQueued",
     "CodeResult",
     "Entry",
     "PublicFile",
@@ -69,6 +71,8 @@ __all__ = [
     "check_participant",
     "hosted",
     "records",
+    "recover_code_queue",
+    "run_code_workers",
     "verify",
     "verify_summary",
 ]
@@ -180,7 +184,8 @@ class Board:
         only their own for a participant."""
         from harness.board.board import submissions
 
-        return Submissions.of(submissions(self.store, self.comp, _whose(participant, viewer)))
+        whose = _whose(participant, viewer)
+        return Submissions.of(_with_jobs(submissions(self.store, self.comp, whose), self, whose))
 
     def submission(self, submission: str, viewer: Viewer = HOST) -> Submission:
         """One submission's row, named by its id or 6+ leading hex digits of it; a participant
@@ -188,8 +193,9 @@ class Board:
         from harness.board.board import submissions
         from harness.board.referee import find
 
-        listing = submissions(self.store, self.comp)
-        found = find(listing, submission, self.comp.id)
+        listing = _with_jobs(submissions(self.store, self.comp), self, None)
+        job = _job_run(self, submission)  # a queued submission's id, once it became a run
+        found = find(listing, job or submission, self.comp.id)
         row = Submissions.of(listing.loc[[found.name]]).rows[0]
         if not viewer.is_host and row["participant"] != viewer.name:
             raise Forbidden(f"submission {submission[:40]} is not yours")
@@ -300,6 +306,19 @@ class Board:
             progress=progress,
         )
 
+    def queue_code(
+        self, code: Path, *, participant: str, message: str = "", display_name: str | None = None
+    ) -> CodeQueued:
+        """Accept a script or notebook into the hosted queue (``harness serve
+        --code-workers``): it counts against today's limit now and runs in a worker; its
+        status goes queued → running → complete | error."""
+        from harness.board.queue import CodeQueue
+
+        job = CodeQueue(self.settings).submit(
+            self.comp, code, participant=participant, message=message, display_name=display_name
+        )
+        return CodeQueued(job.id, job.status, job.code, self.comp.id)
+
     def code_contract(self) -> str:
         """What ``describe`` says of code submissions: the contract, the limits, and what
         the code may import."""
@@ -379,6 +398,20 @@ def hosted(settings: Settings) -> list[Board]:
     ]
 
 
+def recover_code_queue(settings: Settings) -> dict[str, int]:
+    """At a server's start: code runs a killed server left running go back in the queue."""
+    from harness.board.queue import CodeQueue
+
+    return CodeQueue(settings).recover()
+
+
+def run_code_workers(home: str, tracking_uri: str, database: str | None, workers: int) -> None:
+    """The code queue's consumer (a process of its own; :func:`leaderboard.queue.consume`)."""
+    from harness.board.queue import consume
+
+    consume(home, tracking_uri, database, workers)
+
+
 def check_participant(name: str) -> None:
     """Raise InvalidName unless ``name`` may be a participant's (:mod:`leaderboard.submit`)."""
     from harness.board.submit import check_participant as check
@@ -397,6 +430,46 @@ def verify_summary(reports: Any) -> Any:
     from harness.board.verify import summary
 
     return summary(reports)
+
+
+def _job_run(board: Board, submission: str) -> str | None:
+    """The MLflow run a finished queued submission (named by its job id) became, if any."""
+    if not (board.settings.home / "private" / "code-queue.db").exists():
+        return None
+    from harness.board.queue import CodeQueue
+
+    job = CodeQueue(board.settings).find(board.comp, submission.strip())
+    return job.run_id if job is not None and job.run_id else None
+
+
+def _with_jobs(listing: Any, board: Board, participant: str | None) -> Any:
+    """The submissions list with the hosted queue's jobs that are no MLflow run yet (queued,
+    running, or failed on the example test), in time order."""
+    import pandas as pd
+
+    database = board.settings.home / "private" / "code-queue.db"
+    if not database.exists():  # no code was ever queued here: nothing to read
+        return listing
+    from harness.board.queue import CodeQueue
+
+    jobs = CodeQueue(board.settings).unrecorded(board.comp, participant)
+    if not jobs:
+        return listing
+    extra = pd.DataFrame(
+        {
+            "id": [j.id[:8] for j in jobs],
+            "submitted_at": pd.to_datetime([j.queued_at for j in jobs], utc=True),
+            "participant": [j.participant for j in jobs],
+            "kind": "submission",
+            "file": [j.code for j in jobs],
+            "message": [j.message for j in jobs],
+            "status": [j.status for j in jobs],
+            "error": [j.reason or None for j in jobs],
+            "run_id": [j.id for j in jobs],
+        }
+    )
+    merged = pd.concat([listing, extra], ignore_index=True)
+    return merged.sort_values("submitted_at", kind="stable").reset_index(drop=True)
 
 
 def _whose(participant: str | None, viewer: Viewer) -> str | None:

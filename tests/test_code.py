@@ -194,10 +194,11 @@ def test_a_code_file_that_is_neither_script_nor_notebook_is_refused(
 
 
 @needs_bwrap
-def test_a_hosted_code_submission_runs_on_the_server_and_answers_without_the_test_output(
+def test_a_hosted_code_submission_is_queued_at_once_then_run_by_a_worker(
     titanic: Path, settings: object, tmp_path: Path
 ) -> None:
     from fastapi.testclient import TestClient
+    from harness.board.queue import CodeQueue
 
     from harness.server.app import create_app
     from harness.server.participants import Participants
@@ -206,7 +207,7 @@ def test_a_hosted_code_submission_runs_on_the_server_and_answers_without_the_tes
     alice = people.add("alice")
     app = TestClient(create_app(settings, max_upload=50_000))  # type: ignore[arg-type]
     auth = {"Authorization": f"Bearer {alice}"}
-    _cli("rules", "titanic", "--code-only")
+    _cli("rules", "titanic", "--code-only", "--daily-limit", "2")
     csv = app.post(
         "/api/competitions/titanic/submissions",
         headers=auth,
@@ -214,18 +215,37 @@ def test_a_hosted_code_submission_runs_on_the_server_and_answers_without_the_tes
     )
     assert csv.status_code == 403
     assert "titanic is a code competition" in csv.json()["error"]
-    got = app.post(
-        "/api/competitions/titanic/code",
-        headers=auth,
-        files={"file": ("solution.py", GOOD.encode())},
-        data={"message": "hosted"},
-    )
-    assert got.status_code == 200, got.text
-    body = got.json()
-    assert body["participant"] == "alice" and body["code"] == "solution.py"
-    assert body["public_score"] > 0.7
-    assert "EXAMPLE-OR-TEST rows 5" in body["example_log"]
-    assert "179" not in json.dumps(body["example_log"])
+
+    def upload(text: str) -> object:
+        return app.post(
+            "/api/competitions/titanic/code",
+            headers=auth,
+            files={"file": ("solution.py", text.encode())},
+            data={"message": "hosted"},
+        )
+
+    start = time.monotonic()
+    got = upload(GOOD)
+    assert time.monotonic() - start < 5  # accepted, not run
+    assert got.status_code == 200, got.text  # type: ignore[attr-defined]
+    queued = got.json()  # type: ignore[attr-defined]
+    assert queued["status"] == "queued" and queued["code"] == "solution.py"
+    leaky = GOOD + "if len(test) > 5:\n    print('LEAK'); raise SystemExit(3)\n"
+    assert upload(leaky).status_code == 200  # type: ignore[attr-defined]
+    over = upload(GOOD)  # the limit counts queued code submissions
+    assert over.status_code == 429, over.text  # type: ignore[attr-defined]
+
+    def listing() -> list[dict[str, object]]:
+        return list(app.get("/api/competitions/titanic/submissions", headers=auth).json()["rows"])
+
+    assert [r["status"] for r in listing()] == ["queued", "queued"]
+    assert CodeQueue(settings).work() == 2  # type: ignore[arg-type]
+    rows = listing()
+    assert [r["status"] for r in rows] == ["complete", "Error"]
+    assert rows[1]["error"] == "code run on the test: exit code (under 1 min)"
+    assert "LEAK" not in json.dumps(rows)
+    one = app.get(f"/api/competitions/titanic/submissions/{queued['submission']}", headers=auth)
+    assert one.status_code == 200 and one.json()["status"] == "complete"
     files = {f["name"]: f for f in app.get("/api/competitions/titanic/files", headers=auth).json()}
     example = app.get("/api/competitions/titanic/files/test.csv", headers=auth).text
     assert len(example.strip().splitlines()) == 1 + 5

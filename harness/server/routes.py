@@ -130,10 +130,11 @@ def submit_code(
     file: Annotated[UploadFile, File()],
     message: Annotated[str, Form()] = "",
 ) -> dict[str, Any]:
-    """A script or notebook, run here in the sandbox (example test, then the test) while the
-    request waits; the answer holds the example run's log, never the test run's output."""
+    """A script or notebook, accepted into the queue (it counts against today's limit now);
+    the answer is its id and status at once, the workers of `harness serve --code-workers`
+    run it."""
     with staged(file, hall.settings, CODE_SUFFIXES) as (path, name):
-        got = hall.submit_code(path, participant=who.name, message=message, display_name=name)
+        got = hall.queue_code(path, participant=who.name, message=message, display_name=name)
     return got.as_dict()
 
 
