@@ -194,6 +194,34 @@ def submit(
     )
 
 
+def submit_code(
+    competition: str,
+    code: str | os.PathLike[str],
+    *,
+    message: str = "",
+    participant: str | None = None,
+    home: str | os.PathLike[str] | None = None,
+    tracking_uri: str | None = None,
+    server: str | None = None,
+    token: str | None = None,
+) -> Any:
+    """Submit a script (``.py``) or notebook (``.ipynb``) that writes ``submission.csv``
+    (the contract: ``describe``). Locally it runs in the sandbox on the example test, then on
+    the test, and returns a :class:`~leaderboard.results.CodeResult` (``.result``, the
+    example run's ``.example_log``, a rounded ``.runtime``); a failure raises
+    :class:`~leaderboard.code.CodeFailed` with its ``kind`` (and the example run's ``log``).
+    ``server`` (or ``HARNESS_SERVER``) queues it on a hosted competition and returns its id
+    and status at once (:class:`~leaderboard.results.CodeQueued`)."""
+    hosted = server or (os.environ.get("HARNESS_SERVER") if participant is None else None)
+    return board(
+        competition, home=home, tracking_uri=tracking_uri, server=hosted, token=token
+    ).submit_code(
+        Path(code),
+        participant=default_participant() if participant is None else participant,
+        message=message,
+    )
+
+
 def leaderboard(
     competition: str,
     *,

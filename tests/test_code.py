@@ -250,3 +250,60 @@ def test_a_hosted_code_submission_is_queued_at_once_then_run_by_a_worker(
     example = app.get("/api/competitions/titanic/files/test.csv", headers=auth).text
     assert len(example.strip().splitlines()) == 1 + 5
     assert files["test.csv"]["size"] == len(example.encode())
+
+
+@needs_bwrap
+def test_the_notebook_api_submits_code_and_names_the_error_kind(
+    titanic: Path, tmp_path: Path
+) -> None:
+    from harness.board.code import CodeFailed
+
+    import harness
+
+    got = harness.submit_code("titanic", _script(tmp_path, GOOD), message="api")
+    assert got.result.public_score > 0.7
+    assert "EXAMPLE-OR-TEST rows 5" in got.example_log
+    assert got.runtime == "under 1 min"
+    big = GOOD + "if len(test) > 5:\n    b = bytearray(30 * 2**30)\n"
+    with pytest.raises(CodeFailed) as caught:
+        harness.submit_code("titanic", _script(tmp_path, big, "big.py"))
+    assert caught.value.kind == "memory"
+    assert caught.value.log == ""  # the test run's output is never kept for the participant
+
+
+@needs_bwrap
+def test_the_pages_queue_code_and_show_its_status(
+    titanic: Path, settings: object, tmp_path: Path
+) -> None:
+    import re
+
+    from fastapi.testclient import TestClient
+    from harness.board.queue import CodeQueue
+
+    from harness.server.app import create_app
+    from harness.server.participants import Participants
+
+    token = Participants(settings).add("alice")  # type: ignore[arg-type]
+    _cli("rules", "titanic", "--code-only", "--time-limit", "5m")
+    web = TestClient(create_app(settings, max_upload=200_000))  # type: ignore[arg-type]
+    assert web.post("/signin", data={"token": token}, follow_redirects=False).status_code == 303
+    form = web.get("/c/titanic/submit").text
+    assert 'accept=".py,.ipynb"' in form
+    assert "code only        yes (code submissions: 5 min on the test" in form
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', form).group(1)  # type: ignore[union-attr]
+
+    def post(name: str, data: bytes) -> object:
+        fields = {"csrf": csrf, "message": "page"}
+        return web.post("/c/titanic/submit", data=fields, files={"file": (name, data)})
+
+    refused = post("preds.csv", (titanic / "sample_submission.csv").read_bytes())
+    assert refused.status_code == 403  # type: ignore[attr-defined]
+    assert "titanic is a code competition" in refused.text  # type: ignore[attr-defined]
+    queued = post("solution.py", GOOD.encode())
+    assert queued.status_code == 200, queued.text  # type: ignore[attr-defined]
+    assert "solution.py is queued as" in queued.text  # type: ignore[attr-defined]
+    listed = web.get("/c/titanic/submissions").text
+    assert "queued" in listed and "solution.py" in listed
+    assert CodeQueue(settings).work() == 1  # type: ignore[arg-type]
+    listed = web.get("/c/titanic/submissions").text
+    assert "complete" in listed and "queued" not in listed
