@@ -1020,6 +1020,29 @@ def _code_workers(settings: Any, workers: int) -> Any:
     return process
 
 
+@cli.command()
+@click.option("--once", is_flag=True, help="Stop when no code submission is queued.")
+@_database_option
+@store_options
+def runner(once: bool, database: str | None, home: str | None, tracking_uri: str | None) -> None:
+    """Run queued code submissions on this machine, taking them from the Harness database
+    (PostgreSQL: `harness serve` elsewhere accepts them). This machine needs the competitions
+    prepared in its home (the test and the answers stay on machines the host controls), the
+    same tracking URI, and bubblewrap.
+
+    \b
+    Example:
+      HARNESS_DATABASE=postgresql://host/harness harness runner --tracking-uri http://host:5000
+    """
+    from harness.board.service import run_code_jobs
+
+    settings = _server_settings(home, tracking_uri, database)
+    say = functools.partial(click.echo, err=True)
+    say(f"runner: taking code submissions from {settings.database_uri.split('@')[-1]}")
+    ran = run_code_jobs(settings, once=once, say=say)
+    click.echo(f"{ran} code submissions run.")
+
+
 @cli.group()
 def participants() -> None:
     """Hosted participants and their tokens (the host's machine).

@@ -24,22 +24,25 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import shutil
+import socket
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.board.code import _safe_name
 from harness.board.rules import day_start, limit_message, now_utc
 from harness.board.schema import JOB_TAG
 
 from harness.competition import Competition
 from harness.errors import HarnessError, LimitReached, NotFound
-from harness.files import engine, file_lock
+from harness.files import engine, file_lock, pid_alive
 from harness.settings import Settings
 
 QUEUED, RUNNING, COMPLETE, ERROR = "queued", "running", "complete", "error"
 PENDING = (QUEUED, RUNNING)
+MAX_CODE = 10 << 20  # bytes of a script or notebook (outputs and all)
 MAX_ATTEMPTS = 2  # a job interrupted by a server's death this often is marked error
 TASK = "harness.code"
 
@@ -79,8 +82,7 @@ class CodeQueue:
 
         self.settings = settings
         settings.ensure_home()
-        self.folder = settings.home / "private" / "code-jobs"
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (settings.home / "private").mkdir(mode=0o700, exist_ok=True)
         self.engine = engine(settings.database_uri)
         meta = sa.MetaData()
         self.table = sa.Table(
@@ -96,6 +98,9 @@ class CodeQueue:
             sa.Column("run_id", sa.String(64), nullable=False, default=""),
             sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False),
             sa.Column("attempts", sa.Integer, nullable=False, default=0),
+            sa.Column("source", sa.LargeBinary, nullable=False),  # the code itself
+            sa.Column("filename", sa.String(100), nullable=False),  # its name to run it by
+            sa.Column("runner", sa.String(200), nullable=False, default=""),  # host:pid
         )
         # made by another process at the same moment: fine
         with contextlib.suppress(sa.exc.IntegrityError, sa.exc.ProgrammingError):
@@ -116,7 +121,7 @@ class CodeQueue:
         """Check and store ``code``, count it against today's limit, queue it; return the
         job (status queued). The code's own checks (suffix, notebook) come first: a file that
         cannot run is refused here, not queued."""
-        from harness.board.code import _safe_name, check_code, check_code_competition
+        from harness.board.code import check_code, check_code_competition
         from harness.board.store import Leaderboard
         from harness.board.submit import check_message, check_participant
 
@@ -125,9 +130,12 @@ class CodeQueue:
         check_code(code)
         check_code_competition(comp, self.settings)
         job_id = uuid.uuid4().hex
-        stored = self.folder / job_id / _safe_name(code)
-        stored.parent.mkdir(mode=0o700)
-        shutil.copyfile(code, stored)
+        source = Path(code).read_bytes()
+        if len(source) > MAX_CODE:
+            raise HarnessError(
+                f"{code.name}: {len(source):,} bytes; code submissions are at most "
+                f"{MAX_CODE:,} (data belongs in input/, not in the code)"
+            )
         board = Leaderboard(self.settings)
         rules = board.rules(comp)
         now = now_utc()
@@ -137,7 +145,6 @@ class CodeQueue:
                 used = board.count_since(comp, participant, day_start(now))
                 used += self._pending_since(comp, participant, day_start(now))
                 if used >= rules.daily_limit:
-                    shutil.rmtree(stored.parent, ignore_errors=True)
                     raise LimitReached(limit_message(used, rules.daily_limit, now))
             with self.engine.begin() as conn:
                 conn.execute(
@@ -146,6 +153,9 @@ class CodeQueue:
                         competition=comp.id,
                         participant=participant,
                         code=(display_name or code.name)[:250],
+                        source=source,
+                        filename=_safe_name(code),
+                        runner="",
                         message=message,
                         status=QUEUED,
                         reason="",
@@ -178,36 +188,39 @@ class CodeQueue:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def job(self, job_id: str) -> Job:
+    @property
+    def _listed(self) -> Any:
+        """The columns a listing reads (not the code itself)."""
         import sqlalchemy as sa
 
+        return sa.select(*(c for c in self.table.c if c.name != "source"))
+
+    def job(self, job_id: str) -> Job:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(self.table).where(self.table.c.id == job_id)).first()
+            row = conn.execute(self._listed.where(self.table.c.id == job_id)).first()
         if row is None:
             raise NotFound(f"no queued code submission {job_id[:40]}")
         return _job(row)
 
     def find(self, comp: Competition, prefix: str) -> Job | None:
-        import sqlalchemy as sa
 
         if len(prefix) < 6 or not all(c in "0123456789abcdef" for c in prefix.lower()):
             return None
         t = self.table
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(t)
-                .where(t.c.competition == comp.id)
-                .where(t.c.id.startswith(prefix.lower()))
+                self._listed.where(t.c.competition == comp.id).where(
+                    t.c.id.startswith(prefix.lower())
+                )
             ).all()
         return _job(rows[0]) if len(rows) == 1 else None
 
     def unrecorded(self, comp: Competition, participant: str | None = None) -> list[Job]:
         """Jobs that are no MLflow run (yet): queued, running, or failed before any record
         (on the example test); oldest first."""
-        import sqlalchemy as sa
 
         t = self.table
-        query = sa.select(t).where(t.c.competition == comp.id).where(t.c.run_id == "")
+        query = self._listed.where(t.c.competition == comp.id).where(t.c.run_id == "")
         if participant is not None:
             query = query.where(t.c.participant == participant)
         with self.engine.connect() as conn:
@@ -223,16 +236,21 @@ class CodeQueue:
 
     # -- recovering ---------------------------------------------------------------------------
 
-    def recover(self) -> dict[str, int]:
-        """After a restart: jobs left running (their worker died with the server) go back in
-        the queue, or are marked error after :data:`MAX_ATTEMPTS`; every queued job is
-        enqueued again (the claim makes a duplicate harmless). Returns what it did."""
+    def recover(self, *, enqueue: bool = True) -> dict[str, int]:
+        """After a restart: jobs left running by a dead process of this host go back in the
+        queue, or are marked error after :data:`MAX_ATTEMPTS` (runs on other hosts, or by
+        live processes, go on); with ``enqueue`` every queued job is put in this home's huey
+        again (the claim makes a duplicate harmless). Returns what it did."""
         import sqlalchemy as sa
 
         t = self.table
         done = {"requeued": 0, "failed": 0, "queued": 0}
+        mine = t.c.runner.startswith(f"{socket.gethostname()}:")  # runners elsewhere go on
         with self.engine.begin() as conn:
-            for row in conn.execute(sa.select(t).where(t.c.status == RUNNING)).all():
+            running = sa.select(t.c.id, t.c.attempts, t.c.runner)
+            for row in conn.execute(running.where(t.c.status == RUNNING).where(mine)).all():
+                if _alive(row.runner.rpartition(":")[2]):
+                    continue
                 if row.attempts >= MAX_ATTEMPTS:
                     conn.execute(
                         t.update()
@@ -244,7 +262,7 @@ class CodeQueue:
                     conn.execute(t.update().where(t.c.id == row.id).values(status=QUEUED))
                     done["requeued"] += 1
             queued = [r.id for r in conn.execute(sa.select(t.c.id).where(t.c.status == QUEUED))]
-        for job_id in queued:
+        for job_id in queued if enqueue else ():
             self.enqueue(job_id)
         done["queued"] = len(queued)
         return done
@@ -259,9 +277,30 @@ class CodeQueue:
                 t.update()
                 .where(t.c.id == job_id)
                 .where(t.c.status == QUEUED)
-                .values(status=RUNNING, attempts=t.c.attempts + 1)
+                .values(
+                    status=RUNNING,
+                    attempts=t.c.attempts + 1,
+                    runner=f"{socket.gethostname()}:{os.getpid()}",
+                )
             )
             return bool(got.rowcount == 1)
+
+    def take(self) -> str | None:
+        """Claim the oldest queued job of any competition (a runner's loop); None if none
+        is left. Each candidate is claimed by the same conditional UPDATE, so runners on
+        several hosts never take the same job."""
+        import sqlalchemy as sa
+
+        t = self.table
+        query = sa.select(t.c.id).where(t.c.status == QUEUED).order_by(t.c.queued_at).limit(8)
+        while True:
+            with self.engine.connect() as conn:
+                candidates = [r.id for r in conn.execute(query)]
+            if not candidates:
+                return None
+            for job_id in candidates:
+                if self.claim(job_id):
+                    return str(job_id)
 
     def finish(self, job_id: str, status: str, *, reason: str = "", run_id: str = "") -> None:
         t = self.table
@@ -275,13 +314,17 @@ class CodeQueue:
     def run(self, job_id: str) -> str | None:
         """Run one job if this caller claims it (a worker's task); return its final status,
         or None where another took it."""
-        from harness.board.code import CodeFailed, submit_code
+        if not self.claim(job_id):
+            return None
+        return self.run_claimed(job_id)
+
+    def run_claimed(self, job_id: str) -> str:
+        """Run a job this process claimed; return its final status."""
+        import sqlalchemy as sa
         from harness.board.store import Leaderboard
 
         from harness.registry import get_competition
 
-        if not self.claim(job_id):
-            return None
         job = self.job(job_id)
         comp = get_competition(job.competition)
         board = Leaderboard(self.settings)
@@ -289,7 +332,21 @@ class CodeQueue:
         if already is not None:  # recorded before a crash: never twice
             self.finish(job_id, COMPLETE if already[1] else ERROR, run_id=already[0])
             return COMPLETE if already[1] else ERROR
-        stored = next((self.folder / job_id).iterdir())
+        with self.engine.connect() as conn:
+            source, filename = conn.execute(
+                sa.select(self.table.c.source, self.table.c.filename).where(
+                    self.table.c.id == job_id
+                )
+            ).one()
+        with tempfile.TemporaryDirectory(prefix="harness-job-") as tmp:
+            stored = Path(tmp) / filename
+            stored.write_bytes(source)
+            return self._run(job, comp, board, stored)
+
+    def _run(self, job: Job, comp: Competition, board: Any, stored: Path) -> str:
+        from harness.board.code import CodeFailed, submit_code
+
+        job_id = job.id
         try:
             got = submit_code(
                 comp,
@@ -311,6 +368,24 @@ class CodeQueue:
         self.finish(job_id, COMPLETE, run_id=got.result.entry.run_id)
         return COMPLETE
 
+    def serve_runner(self, *, once: bool = False, poll: float = 1.0, say: Any = None) -> int:
+        """``harness runner``: take queued jobs from the Harness database and run them here
+        until stopped (``once``: until none is queued); return how many ran."""
+        import time
+
+        ran = 0
+        while True:
+            job_id = self.take()
+            if job_id is None:
+                if once:
+                    return ran
+                time.sleep(poll)
+                continue
+            status = self.run_claimed(job_id)
+            ran += 1
+            if say is not None:
+                say(f"{job_id[:8]}: {status}")
+
     def work(self, limit: int = 100) -> int:
         """Run queued huey tasks in this process until none is left (tests, one-off use);
         return how many ran."""
@@ -319,6 +394,21 @@ class CodeQueue:
             self.huey.execute(task)
             ran += 1
         return ran
+
+
+def _alive(pid: str, grace: float = 5.0) -> bool:
+    """Whether the process that claimed a job still runs: a worker dying with its server
+    (SIGKILL from the kernel) is given ``grace`` seconds to be gone."""
+    import time
+
+    if not pid.isdigit() or int(pid) <= 0:
+        return False
+    deadline = time.monotonic() + grace
+    while pid_alive(int(pid)):
+        if time.monotonic() >= deadline:
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def _job(row: Any) -> Job:

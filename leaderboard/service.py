@@ -72,6 +72,7 @@ __all__ = [
     "hosted",
     "records",
     "recover_code_queue",
+    "run_code_jobs",
     "run_code_workers",
     "verify",
     "verify_summary",
@@ -410,6 +411,16 @@ def run_code_workers(home: str, tracking_uri: str, database: str | None, workers
     from harness.board.queue import consume
 
     consume(home, tracking_uri, database, workers)
+
+
+def run_code_jobs(settings: Settings, *, once: bool = False, say: Any = None) -> int:
+    """``harness runner``: run queued code submissions from the Harness database on this
+    machine (:meth:`leaderboard.queue.CodeQueue.serve_runner`); return how many ran."""
+    from harness.board.queue import CodeQueue
+
+    queue = CodeQueue(settings)
+    queue.recover(enqueue=False)  # this host's runs a killed runner left running
+    return queue.serve_runner(once=once, say=say)
 
 
 def check_participant(name: str) -> None:

@@ -118,3 +118,48 @@ def test_a_server_killed_mid_run_recovers_the_queue_on_restart(
     job = CodeQueue(settings).job(got.submission)
     assert (job.status, job.attempts) == ("complete", 2)
     assert job.run_id == rows[0]["run_id"]
+
+
+def test_runners_on_postgresql_take_each_queued_job_exactly_once(
+    titanic: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import collections
+
+    from harness.board.queue import CodeQueue
+    from harness.board.schema import JOB_TAG
+    from harness.board.service import Board
+    from harness.board.store import Leaderboard
+
+    pg = servers.Postgres()
+    try:
+        database = pg.url("harness_runners")
+        monkeypatch.setenv("HARNESS_DATABASE", database)
+        settings = Settings.resolve()
+        board = Board("titanic", settings)
+        code = tmp_path / "solution.py"
+        code.write_text(SLOW.replace("time.sleep(8)", "time.sleep(1)"))
+        ids = [
+            board.queue_code(code, participant=f"p{i}", message=f"#{i}").submission
+            for i in range(4)
+        ]
+        env = {**os.environ, "HARNESS_HOME": str(settings.home), "HARNESS_DATABASE": database}
+        cmd = [str(servers.BIN / "harness"), "runner", "--once"]
+        runners = [
+            subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for _ in range(2)
+        ]
+        outputs = [r.communicate(timeout=300) for r in runners]
+        assert [r.returncode for r in runners] == [0, 0], outputs
+        ran = sum(int(out.decode().split()[0]) for out, _ in outputs)
+        assert ran == 4  # between them, each job once
+        queue = CodeQueue(settings)
+        jobs = [queue.job(i) for i in ids]
+        assert [j.status for j in jobs] == ["complete"] * 4
+        assert all(j.attempts == 1 for j in jobs)
+        store = Leaderboard(settings)
+        experiment = store.experiment_id(board.comp, create=False)
+        runs = store.client.search_runs([experiment])
+        per_job = collections.Counter(r.data.tags.get(JOB_TAG) for r in runs)
+        assert all(per_job[i] == 1 for i in ids)
+    finally:
+        pg.close()
