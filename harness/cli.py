@@ -979,7 +979,7 @@ def serve(
         f"{'' if workers == 1 else 's'}; store {settings.tracking_uri}). Ctrl-C stops it.",
         err=True,
     )
-    consumer = _code_workers(settings, code_workers) if code_workers and not local else None
+    consumer = _code_workers(settings, code_workers) if code_workers else None
     try:
         uvicorn.run(
             "harness.server.app:app_from_environment",

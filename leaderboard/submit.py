@@ -120,7 +120,7 @@ def submit(
         raise RuleBroken(
             f"{comp.id} is a code competition: a file of predictions is refused. Submit the "
             f"script or notebook that makes it, `harness submit {comp.id} --code solution.py`: "
-            f"it runs here on the hidden test and must write submission.csv "
+            f"it runs on the host, on the hidden test, and must write submission.csv "
             f"(`harness describe {comp.id}` has the contract)"
         )
     now = now_utc()
