@@ -27,6 +27,7 @@ import os
 import socket
 import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from harness.board.schema import JOB_TAG
 
 from harness.competition import Competition
 from harness.errors import HarnessError, LimitReached, NotFound
-from harness.files import engine, file_lock, pid_alive
+from harness.files import advisory_lock, engine, file_lock, pid_alive
 from harness.settings import Settings
 
 QUEUED, RUNNING, COMPLETE, ERROR = "queued", "running", "complete", "error"
@@ -140,7 +141,7 @@ class CodeQueue:
         rules = board.rules(comp)
         now = now_utc()
         # one acceptance at a time, so two uploads cannot both take the last one of the day
-        with file_lock(self.settings.home / "private" / "code-queue.lock"):
+        with self._accepting():
             if rules.daily_limit is not None:
                 used = board.count_since(comp, participant, day_start(now))
                 used += self._pending_since(comp, participant, day_start(now))
@@ -166,6 +167,18 @@ class CodeQueue:
                 )
         self.enqueue(job_id)
         return self.job(job_id)
+
+    @contextlib.contextmanager
+    def _accepting(self) -> Iterator[None]:
+        """Acceptances one at a time: an advisory lock when the Harness database is
+        PostgreSQL (servers on several hosts), else a file lock (one host)."""
+        database = self.settings.database_uri
+        if database.startswith(("postgresql:", "postgresql+")):
+            with advisory_lock(database, "harness code queue: accept"):
+                yield
+            return
+        with file_lock(self.settings.home / "private" / "code-queue.lock"):
+            yield
 
     def enqueue(self, job_id: str) -> None:
         self.huey.enqueue(_task(self.huey).s(job_id))

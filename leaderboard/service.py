@@ -462,8 +462,14 @@ def _with_jobs(listing: Any, board: Board, participant: str | None) -> Any:
     if not database.exists():  # no code was ever queued here: nothing to read
         return listing
     from harness.board.queue import CodeQueue
+    from harness.board.schema import JOB_TAG
 
-    jobs = CodeQueue(board.settings).unrecorded(board.comp, participant)
+    jobs = [
+        j
+        for j in CodeQueue(board.settings).unrecorded(board.comp, participant)
+        # a run just recorded, its job not yet marked: the listing has its row already
+        if j.status != "running" or board.store.find_tagged(board.comp, JOB_TAG, j.id) is None
+    ]
     if not jobs:
         return listing
     extra = pd.DataFrame(

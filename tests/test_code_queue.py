@@ -109,7 +109,7 @@ def test_a_server_killed_mid_run_recovers_the_queue_on_restart(
             job = CodeQueue(settings).job(got.submission)
             assert job.status == "running" and job.attempts == 1
             proc = _start(env, port, log)  # the restart puts the job back in the queue
-            rows = _wait(client, lambda rows: rows and rows[-1]["status"] == "complete")
+            rows = _wait(client, lambda rows: [r["status"] for r in rows] == ["complete"])
         finally:
             proc.terminate()
             proc.wait(20)
