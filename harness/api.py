@@ -94,6 +94,8 @@ def describe(competition: str, *, home: str | os.PathLike[str] | None = None) ->
     line = "" if here is None else f"\nBaseline on this machine: `{here[0]}` ({here[1]}).\n"
     if is_prepared(comp, settings):
         text = (settings.public_dir(comp.id) / DESCRIPTION).read_text(encoding="utf-8")
+        if (settings.public_dir(comp.id) / "test.csv").is_file():  # code runs read it
+            text += "\n" + board(competition, home=home).code_contract()
         return text + line
     return describe(comp) + line + f"\nNot prepared yet: run `harness prepare {comp.id}`.\n"
 
@@ -192,6 +194,34 @@ def submit(
     )
 
 
+def submit_code(
+    competition: str,
+    code: str | os.PathLike[str],
+    *,
+    message: str = "",
+    participant: str | None = None,
+    home: str | os.PathLike[str] | None = None,
+    tracking_uri: str | None = None,
+    server: str | None = None,
+    token: str | None = None,
+) -> Any:
+    """Submit a script (``.py``) or notebook (``.ipynb``) that writes ``submission.csv``
+    (the contract: ``describe``). Locally it runs in the sandbox on the example test, then on
+    the test, and returns a :class:`~leaderboard.results.CodeResult` (``.result``, the
+    example run's ``.example_log``, a rounded ``.runtime``); a failure raises
+    :class:`~leaderboard.code.CodeFailed` with its ``kind`` (and the example run's ``log``).
+    ``server`` (or ``HARNESS_SERVER``) queues it on a hosted competition and returns its id
+    and status at once (:class:`~leaderboard.results.CodeQueued`)."""
+    hosted = server or (os.environ.get("HARNESS_SERVER") if participant is None else None)
+    return board(
+        competition, home=home, tracking_uri=tracking_uri, server=hosted, token=token
+    ).submit_code(
+        Path(code),
+        participant=default_participant() if participant is None else participant,
+        message=message,
+    )
+
+
 def leaderboard(
     competition: str,
     *,
@@ -243,13 +273,18 @@ def rules(
     ladder: bool | None = None,
     team_size: Any = KEEP,
     merger_deadline: Any = KEEP,
+    code_only: bool | None = None,
+    time_limit: int | str | None = None,
+    memory: int | str | None = None,
     home: str | os.PathLike[str] | None = None,
     tracking_uri: str | None = None,
 ) -> Any:
     """The competition's rules (:class:`leaderboard.rules.Rules`), after changing those given:
     ``daily_limit`` (an int, or None for no limit), ``deadline`` (a datetime or ISO text such
     as ``"2027-01-31T23:59Z"``, or None), ``selections``, ``ladder``, ``team_size`` (members
-    per team, None for no cap) and ``merger_deadline`` (as ``deadline``)."""
+    per team, None for no cap), ``merger_deadline`` (as ``deadline``), ``code_only`` (a code
+    competition), ``time_limit`` (seconds or "10m") and ``memory`` (bytes or "4G") of its
+    code runs."""
     hall = board(competition, home=home, tracking_uri=tracking_uri)
     got = hall.set_rules(
         daily_limit=daily_limit,
@@ -258,6 +293,9 @@ def rules(
         ladder=ladder,
         team_size=team_size,
         merger_deadline=merger_deadline,
+        code_only=code_only,
+        time_limit=time_limit,
+        memory=memory,
     )
     return got.rules
 

@@ -7,6 +7,7 @@ Library errors (:class:`HarnessError`) become ``Error: …`` and exit 1; bad arg
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -258,7 +259,13 @@ def describe(competition: str, home: str | None) -> None:
 
 @cli.command()
 @COMPETITION
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path), required=False)
+@click.option(
+    "--code",
+    type=click.Path(path_type=Path),
+    help="Submit a script (.py) or notebook (.ipynb) instead: it runs in a sandbox on the "
+    "example test, then on the test, and must write submission.csv (`harness describe`).",
+)
 @click.option(
     "-m",
     "--message",
@@ -280,7 +287,8 @@ def describe(competition: str, home: str | None) -> None:
 @store_options
 def submit(
     competition: str,
-    file: Path,
+    file: Path | None,
+    code: Path | None,
     message: str,
     cv: float | None,
     participant: str | None,
@@ -299,13 +307,52 @@ def submit(
     \b
     Example:
       harness submit titanic preds.csv -m "gbm, 5 features" --cv 0.83 --as alice
+      harness submit titanic --code solution.py -m "first notebook"
     """
     import harness
 
+    if (file is None) == (code is None):
+        raise click.UsageError("give a FILE of predictions or --code SCRIPT, one of the two")
     hall = _board(competition, server, token, home, tracking_uri)
     who = harness.api.default_participant() if participant is None else participant
+    if code is not None:
+        _submit_code(competition, hall, code, who, message)
+        return
     got = hall.submit(file, participant=who, message=message, cv=cv)
     _say_submitted(competition, got.as_dict())
+
+
+def _submit_code(competition: str, hall: Any, code: Path, who: str, message: str) -> None:
+    """A code submission, run here; the example run's log is shown in full, the test run's
+    never (only its status, the error's kind and a rounded runtime)."""
+    say = functools.partial(click.echo, err=True)
+    try:
+        got = hall.submit_code(code, participant=who, message=message, progress=say)
+    except Exception as exc:
+        log = getattr(exc, "log", "")
+        if log:
+            say("--- output of the example run ---")
+            say(printable_log(log))
+            say("---")
+        raise
+    if getattr(got, "queued", False):  # a hosted server's queue took it
+        click.echo(
+            f"{competition}: {printable(got.code)} queued as {got.submission}; "
+            f"`harness submissions {competition}` shows its status "
+            "(queued → running → complete | error)."
+        )
+        return
+    if got.example_log:
+        say("--- output of the example run ---")
+        say(printable_log(got.example_log))
+        say("---")
+    click.echo(f"{competition}: {printable(got.code)} ran on the test ({got.runtime}).")
+    _say_submitted(competition, got.result.as_dict())
+
+
+def printable_log(text: str) -> str:
+    """A run's log, line by line, each line safe to print."""
+    return "\n".join(printable(line) for line in text.rstrip("\n").split("\n"))
 
 
 def _say_submitted(competition: str, got: dict[str, Any]) -> None:
@@ -501,6 +548,14 @@ def _compact_stats(
 @click.option(
     "--merger-deadline", metavar="TIME|none", help="Teams merge until then, e.g. 2027-01-24Z."
 )
+@click.option(
+    "--code-only/--no-code-only",
+    default=None,
+    help="A code competition: participants submit a script or notebook, run here on the "
+    "hidden test; they download the train and a small example test.",
+)
+@click.option("--time-limit", metavar="DURATION", help="Code runs' time limit, e.g. 10m, 90s.")
+@click.option("--memory", metavar="SIZE", help="Code runs' memory per process, e.g. 4G.")
 @FORMAT
 @server_options
 @store_options
@@ -512,6 +567,9 @@ def rules(
     ladder: bool | None,
     team_size: str | None,
     merger_deadline: str | None,
+    code_only: bool | None,
+    time_limit: str | None,
+    memory: str | None,
     fmt: str,
     server: str | None,
     token: str | None,
@@ -525,6 +583,7 @@ def rules(
     Example:
       harness rules titanic --daily-limit 5 --deadline 2027-01-31T23:59Z --selections 2
       harness rules titanic --ladder
+      harness rules titanic --code-only --time-limit 10m --memory 4G
       harness rules titanic
     """
     from harness.board.service import KEEP
@@ -545,7 +604,14 @@ def rules(
         changes["merger_deadline"] = merger
     try:
         got = hall.set_rules(
-            daily_limit=limit, deadline=when, selections=selections, ladder=ladder, **changes
+            daily_limit=limit,
+            deadline=when,
+            selections=selections,
+            ladder=ladder,
+            code_only=code_only,
+            time_limit=time_limit,
+            memory=memory,
+            **changes,
         )
     except ValueError as exc:
         hint = "--merger-deadline" if "merger_deadline" in changes else "--deadline"
@@ -840,6 +906,13 @@ def _server_settings(home: str | None, tracking_uri: str | None, database: str |
 @click.option("--port", default=8000, show_default=True, help="Port.")
 @click.option("--workers", default=1, show_default=True, help="Server processes.")
 @click.option(
+    "--code-workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Processes that run queued code submissions in the sandbox (0: none here).",
+)
+@click.option(
     "--max-upload-mb",
     default=200.0,
     show_default=True,
@@ -864,6 +937,7 @@ def serve(
     host: str,
     port: int,
     workers: int,
+    code_workers: int,
     max_upload_mb: float,
     local: bool,
     export_dir: Path | None,
@@ -923,14 +997,68 @@ def serve(
         f"{'' if workers == 1 else 's'}; store {settings.tracking_uri}). Ctrl-C stops it.",
         err=True,
     )
-    uvicorn.run(
-        "harness.server.app:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
+    consumer = _code_workers(settings, code_workers) if code_workers else None
+    try:
+        uvicorn.run(
+            "harness.server.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+        )
+    finally:
+        if consumer is not None:
+            consumer.terminate()
+            consumer.join(10)
+
+
+def _code_workers(settings: Any, workers: int) -> Any:
+    """Recover the code queue (jobs a killed server left running go back in it), then start
+    its consumer with ``workers`` processes; it dies with this process."""
+    import multiprocessing
+    import os
+
+    from harness.board.service import recover_code_queue, run_code_workers
+    from harness.settings import DATABASE_ENV
+
+    done = recover_code_queue(settings)
+    if done["requeued"] or done["failed"]:
+        click.echo(
+            f"code queue: {done['requeued']} interrupted runs requeued, "
+            f"{done['failed']} marked error",
+            err=True,
+        )
+    process = multiprocessing.get_context("spawn").Process(
+        target=run_code_workers,
+        args=(str(settings.home), settings.tracking_uri, os.environ.get(DATABASE_ENV), workers),
+        daemon=False,
     )
+    process.start()
+    return process
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Stop when no code submission is queued.")
+@_database_option
+@store_options
+def runner(once: bool, database: str | None, home: str | None, tracking_uri: str | None) -> None:
+    """Run queued code submissions on this machine, taking them from the Harness database
+    (PostgreSQL: `harness serve` elsewhere accepts them). This machine needs the competitions
+    prepared in its home (the test and the answers stay on machines the host controls), the
+    same tracking URI, and bubblewrap.
+
+    \b
+    Example:
+      HARNESS_DATABASE=postgresql://host/harness harness runner --tracking-uri http://host:5000
+    """
+    from harness.board.service import run_code_jobs
+
+    settings = _server_settings(home, tracking_uri, database)
+    say = functools.partial(click.echo, err=True)
+    say(f"runner: taking code submissions from {settings.database_uri.split('@')[-1]}")
+    ran = run_code_jobs(settings, once=once, say=say)
+    click.echo(f"{ran} code submissions run.")
 
 
 @cli.group()

@@ -23,6 +23,7 @@ from typing import Any
 from harness.board.service import (
     KEEP,
     Card,
+    CodeQueued,
     Downloaded,
     PublicFile,
     Revealed,
@@ -156,8 +157,18 @@ class Client:
     def reveal(self, competition: str) -> dict[str, Any]:
         return dict(self._request("POST", f"/api/competitions/{_q(competition)}/reveal"))
 
+    def submit_code(self, competition: str, file: Path, *, message: str = "") -> dict[str, Any]:
+        """Upload a script or notebook into the server's queue; answers with its id."""
+        return self.submit(competition, file, message=message, route="code")
+
     def submit(
-        self, competition: str, file: Path, *, message: str = "", cv: float | None = None
+        self,
+        competition: str,
+        file: Path,
+        *,
+        message: str = "",
+        cv: float | None = None,
+        route: str = "submissions",
     ) -> dict[str, Any]:
         """Upload ``file`` (streamed, multipart/form-data) and return the result."""
         boundary = "harness-" + secrets.token_hex(12)
@@ -184,7 +195,7 @@ class Client:
                     yield chunk
             yield tail
 
-        path = f"/api/competitions/{_q(competition)}/submissions"
+        path = f"/api/competitions/{_q(competition)}/{route}"
         headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
         return dict(
             self._request(
@@ -280,6 +291,9 @@ class RemoteBoard:
         ladder: bool | None = None,
         team_size: Any = KEEP,
         merger_deadline: Any = KEEP,
+        code_only: bool | None = None,
+        time_limit: int | str | None = None,
+        memory: int | str | None = None,
     ) -> RulesView:
         clearable = ("daily_limit", "deadline", "team_size", "merger_deadline")
         asked = {
@@ -291,6 +305,9 @@ class RemoteBoard:
                 "ladder": ladder,
                 "team_size": team_size,
                 "merger_deadline": merger_deadline,
+                "code_only": code_only,
+                "time_limit": time_limit,
+                "memory": memory,
             }.items()
             if v not in (KEEP, None) or (k in clearable and v is None)
         }
@@ -312,6 +329,15 @@ class RemoteBoard:
                 predictions.to_csv(path, index=False)
                 got = self.client.submit(self.id, path, message=message, cv=cv)
         return SubmissionResult.from_dict(got)
+
+    def submit_code(
+        self, code: Path, *, message: str = "", progress: Any = None, **_: Any
+    ) -> CodeQueued:
+        """Upload a script or notebook into the server's queue; answers at once with its id
+        (`harness submissions` shows queued → running → complete | error)."""
+        if progress is not None:
+            progress(f"uploading {Path(code).name} to {self.where}")
+        return CodeQueued.from_dict(self.client.submit_code(self.id, Path(code), message=message))
 
     def select(self, submission: str, *, selected: bool = True, **_: Any) -> Selection:
         return Selection.from_dict(self.client.select(self.id, submission, selected=selected))

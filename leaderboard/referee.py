@@ -30,6 +30,9 @@ def set_rules(
     ladder: bool | None = None,
     team_size: Any = KEEP,
     merger_deadline: Any = KEEP,
+    code_only: bool | None = None,
+    time_limit: int | str | None = None,
+    memory: int | str | None = None,
 ) -> Rules:
     """Change some rules (``KEEP`` leaves one as it is; None clears a limit or deadline)."""
     rules = board.rules(comp).changed(
@@ -39,6 +42,9 @@ def set_rules(
         ladder=ladder,
         team_size=team_size,
         merger_deadline=merger_deadline,
+        code_only=code_only,
+        time_limit=time_limit,
+        memory=memory,
     )
     return board.set_rules(comp, rules)
 

@@ -382,6 +382,59 @@ class Card:
 
 
 @dataclass(frozen=True)
+class CodeResult:
+    """A code submission scored: the submission's result, the example run's log (shown in
+    full) and the test run's runtime, rounded (its output is never shown)."""
+
+    result: SubmissionResult
+    example_log: str
+    runtime: str
+    code: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.result.as_dict(),
+            "code": self.code,
+            "runtime": self.runtime,
+            "example_log": self.example_log,
+        }
+
+    @classmethod
+    def from_dict(cls, got: Mapping[str, Any]) -> CodeResult:
+        return cls(
+            result=SubmissionResult.from_dict(got),
+            example_log=str(got.get("example_log", "")),
+            runtime=str(got.get("runtime", "")),
+            code=str(got.get("code", "")),
+        )
+
+
+@dataclass(frozen=True)
+class CodeQueued:
+    """A code submission accepted into a hosted server's queue: its id and status."""
+
+    submission: str
+    status: str
+    code: str
+    competition: str
+    queued = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "submission": self.submission,
+            "status": self.status,
+            "code": self.code,
+            "competition": self.competition,
+        }
+
+    @classmethod
+    def from_dict(cls, got: Mapping[str, Any]) -> CodeQueued:
+        return cls(
+            str(got["submission"]), str(got["status"]), str(got["code"]), str(got["competition"])
+        )
+
+
+@dataclass(frozen=True)
 class PublicFile:
     """A public file of a prepared competition, as its manifest lists it."""
 

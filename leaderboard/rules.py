@@ -19,11 +19,13 @@ from collections.abc import Mapping
 
 from harness.board.schema import GRADED_TAG, KEEP, REVEALED_TAG, RULE
 
-from harness.errors import RuleBroken
+from harness.errors import RuleBroken, printable
 
 __all__ = ["GRADED_TAG", "KEEP", "REVEALED_TAG", "RULE", "Rules"]
 
 DEFAULT_SELECTIONS = 2  # Kaggle's usual allowance of final submissions
+DEFAULT_TIME_LIMIT = 600  # seconds a code submission may run on the test (Codabench's default)
+DEFAULT_MEMORY = 4 << 30  # bytes of address space a code submission's processes may each use
 UTC = dt.UTC
 
 
@@ -45,6 +47,9 @@ class Rules:
     revealed_at: dt.datetime | None = None
     team_size: int | None = None  # members per team (None: no cap); solo is a team of one
     merger_deadline: dt.datetime | None = None  # UTC; teams merge (or take members) until it
+    code_only: bool = False  # a code competition: submissions are scripts or notebooks
+    time_limit: int = DEFAULT_TIME_LIMIT  # seconds a code submission may run on the test
+    memory: int = DEFAULT_MEMORY  # bytes of address space per process of a code submission
 
     # -- the competition's phase ---------------------------------------------------------
 
@@ -94,13 +99,16 @@ class Rules:
             f"  final selections {self.selections} per team "
             "(none chosen: the best by public score)",
             f"  ladder           {'on' if self.ladder else 'off'}",
+            f"  code only        {'yes' if self.code_only else 'no'} (code submissions: "
+            f"{duration(self.time_limit)} on the test, {size(self.memory)} of memory, "
+            "no internet)",
         ]
         if self.revealed_at is not None:
             lines.append(f"  revealed         {stamp(self.revealed_at)}")
         phase = self.phase(now)
-        size = "no cap" if self.team_size is None else f"at most {self.team_size} members"
+        cap = "no cap" if self.team_size is None else f"at most {self.team_size} members"
         merger = "the end" if self.merger_deadline is None else stamp(self.merger_deadline)
-        lines.append(f"  teams            {size}; merges until {merger}")
+        lines.append(f"  teams            {cap}; merges until {merger}")
         lines.append(
             f"  phase            {phase}: "
             + {
@@ -117,6 +125,9 @@ class Rules:
             "deadline": None if self.deadline is None else stamp(self.deadline, iso=True),
             "selections": self.selections,
             "ladder": self.ladder,
+            "code_only": self.code_only,
+            "time_limit": self.time_limit,
+            "memory": self.memory,
             "revealed_at": None if self.revealed_at is None else stamp(self.revealed_at, iso=True),
             "phase": self.phase(),
             "team_size": self.team_size,
@@ -134,6 +145,9 @@ class Rules:
             f"{RULE}deadline": "" if self.deadline is None else stamp(self.deadline, iso=True),
             f"{RULE}selections": str(self.selections),
             f"{RULE}ladder": "true" if self.ladder else "false",
+            f"{RULE}code_only": "true" if self.code_only else "false",
+            f"{RULE}time_limit": str(self.time_limit),
+            f"{RULE}memory": str(self.memory),
             REVEALED_TAG: "" if self.revealed_at is None else stamp(self.revealed_at, iso=True),
             f"{RULE}team_size": "" if self.team_size is None else str(self.team_size),
             f"{RULE}merger_deadline": ""
@@ -153,6 +167,7 @@ class Rules:
             limit = get(f"{RULE}daily_limit")
             selections = get(f"{RULE}selections")
             size, merger = get(f"{RULE}team_size"), get(f"{RULE}merger_deadline")
+            time_limit, memory = get(f"{RULE}time_limit"), get(f"{RULE}memory")
             return cls(
                 daily_limit=int(limit) if limit else None,
                 deadline=parse_time(get(f"{RULE}deadline")) if get(f"{RULE}deadline") else None,
@@ -161,6 +176,9 @@ class Rules:
                 revealed_at=parse_time(get(REVEALED_TAG)) if get(REVEALED_TAG) else None,
                 team_size=int(size) if size else None,
                 merger_deadline=parse_time(merger) if merger else None,
+                code_only=get(f"{RULE}code_only") == "true",
+                time_limit=int(time_limit) if time_limit else DEFAULT_TIME_LIMIT,
+                memory=int(memory) if memory else DEFAULT_MEMORY,
             )
         except ValueError as exc:
             raise RuleBroken(f"the competition's rule tags do not parse: {exc}") from exc
@@ -174,6 +192,9 @@ class Rules:
         ladder: bool | None = None,
         team_size: int | str | None = KEEP,
         merger_deadline: dt.datetime | str | None = KEEP,
+        code_only: bool | None = None,
+        time_limit: int | str | None = None,
+        memory: int | str | None = None,
     ) -> Rules:
         """These rules with some changed (:data:`KEEP` leaves one as it is; None clears a limit
         or a deadline). Checks the values."""
@@ -200,6 +221,18 @@ class Rules:
             if isinstance(merger_deadline, str):
                 merger_deadline = parse_time(merger_deadline)
             out = dataclasses.replace(out, merger_deadline=merger_deadline)
+        if code_only is not None:
+            out = dataclasses.replace(out, code_only=code_only)
+        if time_limit is not None:
+            seconds = parse_duration(time_limit) if isinstance(time_limit, str) else time_limit
+            if not 1 <= seconds <= 24 * 3600:
+                raise RuleBroken(f"the time limit must be 1 s to 24 h, got {seconds} s")
+            out = dataclasses.replace(out, time_limit=seconds)
+        if memory is not None:
+            bytes_ = parse_size(memory) if isinstance(memory, str) else memory
+            if not 256 << 20 <= bytes_ <= 1 << 40:
+                raise RuleBroken(f"the memory limit must be 256M to 1T, got {size(bytes_)}")
+            out = dataclasses.replace(out, memory=bytes_)
         return out
 
     def merges_closed(self, now: dt.datetime | None = None) -> str | None:
@@ -214,6 +247,55 @@ class Rules:
                 "longer merge or take members"
             )
         return None
+
+
+_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600}
+_SIZES = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_duration(text: str) -> int:
+    """Seconds from ``90``, ``90s``, ``10m``, ``10min`` or ``2h``; RuleBroken otherwise."""
+    value = text.strip().lower()
+    number = value.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = value[len(number) :] or "s"
+    try:
+        if unit not in _UNITS:
+            raise ValueError
+        return round(float(number) * _UNITS[unit])
+    except ValueError:
+        raise RuleBroken(
+            f"'{printable(text, limit=40)}' is not a duration: expected e.g. 90s, 10m or 2h"
+        ) from None
+
+
+def parse_size(text: str) -> int:
+    """Bytes from ``4G``, ``512M``, ``4GiB`` or a number of bytes; RuleBroken otherwise."""
+    value = text.strip().lower().removesuffix("ib").removesuffix("b")
+    number = value.rstrip("kmgt")
+    unit = value[len(number) :]
+    try:
+        if unit not in _SIZES:
+            raise ValueError
+        return round(float(number) * _SIZES[unit])
+    except ValueError:
+        raise RuleBroken(
+            f"'{printable(text, limit=40)}' is not a size: expected e.g. 512M or 4G"
+        ) from None
+
+
+def duration(seconds: float) -> str:
+    if seconds % 3600 == 0:
+        return f"{int(seconds // 3600)} h"
+    if seconds % 60 == 0:
+        return f"{int(seconds // 60)} min"
+    return f"{int(seconds)} s"
+
+
+def size(n: int) -> str:
+    for unit, factor in (("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20)):
+        if n >= factor:
+            return f"{n / factor:g}{unit}"
+    return f"{n} B"
 
 
 def parse_time(text: str) -> dt.datetime:

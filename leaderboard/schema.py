@@ -39,6 +39,9 @@ LATE_TAG = f"{TAG}late"  # "true": submitted after the end
 SELECTS_TAG = f"{TAG}selects"  # a selection event: the run id it selects or unselects
 SELECTED_TAG = f"{TAG}selected"  # "true" or "false"
 LADDER_TAG = f"{TAG}ladder"  # "accepted" or "held", in ladder mode
+CODE_TAG = f"{TAG}code"  # a code submission: the script's or notebook's name
+JOB_TAG = f"{TAG}job"  # a queued code submission's job id (the hosted queue)
+RUNTIME_TAG = f"{TAG}runtime"  # a code submission's run on the test, rounded ("under 2 min")
 NOTE_TAG = "mlflow.note.content"  # the run's description in the MLflow UI
 
 KEEP = "keep"  # a rule a change leaves as it is (None clears a limit or a deadline)

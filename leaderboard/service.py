@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from harness.board.results import (
     HOST,
     Card,
+    CodeQueued,
+    CodeResult,
     Downloaded,
     Entry,
     PublicFile,
@@ -53,6 +55,8 @@ __all__ = [
     "KEEP",
     "Board",
     "Card",
+    "CodeQueued",
+    "CodeResult",
     "Downloaded",
     "Entry",
     "PublicFile",
@@ -71,6 +75,9 @@ __all__ = [
     "check_participant",
     "hosted",
     "records",
+    "recover_code_queue",
+    "run_code_jobs",
+    "run_code_workers",
     "verify",
     "verify_summary",
 ]
@@ -187,7 +194,8 @@ class Board:
         only their own for a participant."""
         from harness.board.board import submissions
 
-        return Submissions.of(submissions(self.store, self.comp, _whose(participant, viewer)))
+        whose = _whose(participant, viewer)
+        return Submissions.of(_with_jobs(submissions(self.store, self.comp, whose), self, whose))
 
     def submission(self, submission: str, viewer: Viewer = HOST) -> Submission:
         """One submission's row, named by its id or 6+ leading hex digits of it; a participant
@@ -195,8 +203,9 @@ class Board:
         from harness.board.board import submissions
         from harness.board.referee import find
 
-        listing = submissions(self.store, self.comp)
-        found = find(listing, submission, self.comp.id)
+        listing = _with_jobs(submissions(self.store, self.comp), self, None)
+        job = _job_run(self, submission)  # a queued submission's id, once it became a run
+        found = find(listing, job or submission, self.comp.id)
         row = Submissions.of(listing.loc[[found.name]]).rows[0]
         if not viewer.is_host and row["participant"] != viewer.name:
             raise Forbidden(f"submission {submission[:40]} is not yours")
@@ -229,6 +238,18 @@ class Board:
             path = self.settings.public_dir(self.comp.id) / name
             size = path.stat().st_size if path.exists() else None
             out.append(PublicFile(name, sha, size, path))
+        if self.store.rules(self.comp).code_only:  # the test's features stay on the host
+            from harness.board.code import example_files
+
+            from harness.files import sha256_file
+
+            examples = example_files(self.comp, self.settings)
+            out = [
+                PublicFile(f.name, sha256_file(p), p.stat().st_size, p)
+                if (p := examples.get(f.name)) is not None
+                else f
+                for f in out
+            ]
         return out
 
     def description(self) -> str:
@@ -303,6 +324,49 @@ class Board:
             display_name=display_name,
         )
 
+    def submit_code(
+        self,
+        code: Path,
+        *,
+        participant: str,
+        message: str = "",
+        display_name: str | None = None,
+        progress: Any = None,
+    ) -> CodeResult:
+        """Run a script or notebook in the sandbox on the example test, then on the test, and
+        submit the ``submission.csv`` it writes (:func:`leaderboard.code.submit_code`)."""
+        from harness.board.code import submit_code
+
+        return submit_code(
+            self.comp,
+            self.settings,
+            code,
+            participant=participant,
+            message=message,
+            display_name=display_name,
+            progress=progress,
+        )
+
+    def queue_code(
+        self, code: Path, *, participant: str, message: str = "", display_name: str | None = None
+    ) -> CodeQueued:
+        """Accept a script or notebook into the hosted queue (``harness serve
+        --code-workers``): it counts against today's limit now and runs in a worker; its
+        status goes queued → running → complete | error."""
+        from harness.board.queue import CodeQueue
+
+        job = CodeQueue(self.settings).submit(
+            self.comp, code, participant=participant, message=message, display_name=display_name
+        )
+        return CodeQueued(job.id, job.status, job.code, self.comp.id)
+
+    def code_contract(self) -> str:
+        """What ``describe`` says of code submissions: the contract, the limits, and what
+        the code may import."""
+        from harness.board.code import contract
+
+        return contract(self.comp, self.store.rules(self.comp))
+
     def select(self, submission: str, *, participant: str, selected: bool = True) -> Selection:
         from harness.board.referee import select
 
@@ -318,14 +382,24 @@ class Board:
         ladder: bool | None = None,
         team_size: Any = KEEP,
         merger_deadline: Any = KEEP,
+        code_only: bool | None = None,
+        time_limit: int | str | None = None,
+        memory: int | str | None = None,
     ) -> RulesView:
         """Change the rules given (:data:`KEEP` leaves one; None clears a limit, a deadline or
-        the team size); with none given, the rules as they are."""
+        the team size); with none given, the rules as they are. ``code_only`` makes it a code
+        competition (``time_limit``: seconds or "10m"; ``memory``: bytes or "4G", for its code
+        runs)."""
         from harness.board.referee import set_rules
 
+        kept = (KEEP, KEEP, None, None, KEEP, KEEP, None, None, None)
         asked = (daily_limit, deadline, selections, ladder, team_size, merger_deadline)
-        if asked == (KEEP, KEEP, None, None, KEEP, KEEP):
+        if (*asked, code_only, time_limit, memory) == kept:
             return self.rules()
+        if code_only:
+            from harness.board.code import check_code_competition
+
+            check_code_competition(self.comp, self.settings)
         got = set_rules(
             self.store,
             self.comp,
@@ -335,6 +409,9 @@ class Board:
             ladder=ladder,
             team_size=team_size,
             merger_deadline=merger_deadline,
+            code_only=code_only,
+            time_limit=time_limit,
+            memory=memory,
         )
         return RulesView.of(self.comp.id, got)
 
@@ -432,6 +509,30 @@ def hosted(settings: Settings) -> list[Board]:
     ]
 
 
+def recover_code_queue(settings: Settings) -> dict[str, int]:
+    """At a server's start: code runs a killed server left running go back in the queue."""
+    from harness.board.queue import CodeQueue
+
+    return CodeQueue(settings).recover()
+
+
+def run_code_workers(home: str, tracking_uri: str, database: str | None, workers: int) -> None:
+    """The code queue's consumer (a process of its own; :func:`leaderboard.queue.consume`)."""
+    from harness.board.queue import consume
+
+    consume(home, tracking_uri, database, workers)
+
+
+def run_code_jobs(settings: Settings, *, once: bool = False, say: Any = None) -> int:
+    """``harness runner``: run queued code submissions from the Harness database on this
+    machine (:meth:`leaderboard.queue.CodeQueue.serve_runner`); return how many ran."""
+    from harness.board.queue import CodeQueue
+
+    queue = CodeQueue(settings)
+    queue.recover(enqueue=False)  # this host's runs a killed runner left running
+    return queue.serve_runner(once=once, say=say)
+
+
 def check_participant(name: str) -> None:
     """Raise InvalidName unless ``name`` may be a participant's (:mod:`leaderboard.submit`)."""
     from harness.board.submit import check_participant as check
@@ -450,6 +551,52 @@ def verify_summary(reports: Any) -> Any:
     from harness.board.verify import summary
 
     return summary(reports)
+
+
+def _job_run(board: Board, submission: str) -> str | None:
+    """The MLflow run a finished queued submission (named by its job id) became, if any."""
+    if not (board.settings.home / "private" / "code-queue.db").exists():
+        return None
+    from harness.board.queue import CodeQueue
+
+    job = CodeQueue(board.settings).find(board.comp, submission.strip())
+    return job.run_id if job is not None and job.run_id else None
+
+
+def _with_jobs(listing: Any, board: Board, participant: str | None) -> Any:
+    """The submissions list with the hosted queue's jobs that are no MLflow run yet (queued,
+    running, or failed on the example test), in time order."""
+    import pandas as pd
+
+    database = board.settings.home / "private" / "code-queue.db"
+    if not database.exists():  # no code was ever queued here: nothing to read
+        return listing
+    from harness.board.queue import CodeQueue
+    from harness.board.schema import JOB_TAG
+
+    jobs = [
+        j
+        for j in CodeQueue(board.settings).unrecorded(board.comp, participant)
+        # a run just recorded, its job not yet marked: the listing has its row already
+        if j.status != "running" or board.store.find_tagged(board.comp, JOB_TAG, j.id) is None
+    ]
+    if not jobs:
+        return listing
+    extra = pd.DataFrame(
+        {
+            "id": [j.id[:8] for j in jobs],
+            "submitted_at": pd.to_datetime([j.queued_at for j in jobs], utc=True),
+            "participant": [j.participant for j in jobs],
+            "kind": "submission",
+            "file": [j.code for j in jobs],
+            "message": [j.message for j in jobs],
+            "status": [j.status for j in jobs],
+            "error": [j.reason or None for j in jobs],
+            "run_id": [j.id for j in jobs],
+        }
+    )
+    merged = pd.concat([listing, extra], ignore_index=True)
+    return merged.sort_values("submitted_at", kind="stable").reset_index(drop=True)
 
 
 def _whose(participant: str | None, viewer: Viewer) -> str | None:

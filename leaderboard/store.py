@@ -331,12 +331,14 @@ class Leaderboard(Store):
         message: str,
         file: str,
         error: str,
+        tags: Mapping[str, str] | None = None,
     ) -> str:
         """Record an invalid submission (status error, the validator's message, no score and no
         artifact: the file may be huge or hostile); return its run id. It never counts."""
         from mlflow.entities import RunStatus
 
         run_tags = {
+            **(tags or {}),
             PARTICIPANT_TAG: participant,
             KIND_TAG: kind,
             MESSAGE_TAG: message,
@@ -440,6 +442,24 @@ class Leaderboard(Store):
             )
             runs = search(client, experiment, query, ViewType.ACTIVE_ONLY)
         return [r for r in runs if r.data.tags.get(KIND_TAG) != SELECTION]
+
+    def find_tagged(self, comp: Competition, tag: str, value: str) -> tuple[str, bool] | None:
+        """The run tagged ``tag`` = ``value`` (a hex id: no quote reaches the filter) and
+        whether it is a scored entry; None if there is none."""
+        from harness.board.index import search
+        from mlflow.entities import ViewType
+
+        if not value or not all(c in "0123456789abcdef" for c in value):
+            raise ValueError(f"not a hex id: {value[:40]!r}")
+        with self.errors():
+            experiment = self.experiment_id(comp, create=False)
+            if experiment is None:
+                return None
+            runs = search(self.client, experiment, f"tags.`{tag}` = '{value}'", ViewType.ALL)
+        if not runs:
+            return None
+        run = runs[0]
+        return str(run.info.run_id), run.data.tags.get(STATUS_TAG) != ERROR
 
     def fetch_artifact(self, run_id: str, name: str, into: Path) -> Path:
         """Download a run's artifact ``name`` into the folder ``into``; return its path."""

@@ -29,7 +29,7 @@ from typing import Any
 from harness.board.results import Entry, SubmissionResult
 from harness.board.rows import RowStore
 from harness.board.rules import Rules, day_start, limit_message, now_utc
-from harness.board.schema import CV_SCORE, LADDER_SCORE, LADDER_TAG
+from harness.board.schema import CODE_TAG, CV_SCORE, LADDER_SCORE, LADDER_TAG
 from harness.board.stats import Ladder
 from harness.board.store import Leaderboard
 
@@ -38,7 +38,7 @@ from harness.data.preparation import preparation_digest, reading
 from harness.data.scoring import score
 from harness.data.submission_file import as_file
 from harness.data.validation import validate
-from harness.errors import InvalidName, InvalidSubmission, LimitReached, printable
+from harness.errors import InvalidName, InvalidSubmission, LimitReached, RuleBroken, printable
 from harness.files import sha256_file
 from harness.settings import Settings
 
@@ -116,6 +116,13 @@ def submit(
     check_message(message)
     board = Leaderboard(settings)
     rules = board.rules(comp)
+    if rules.code_only and kind == "submission" and CODE_TAG not in (tags or {}):
+        raise RuleBroken(
+            f"{comp.id} is a code competition: a file of predictions is refused. Submit the "
+            f"script or notebook that makes it, `harness submit {comp.id} --code solution.py`: "
+            f"it runs on the host, on the hidden test, and must write submission.csv "
+            f"(`harness describe {comp.id}` has the contract)"
+        )
     now = now_utc()
     late = rules.ended(now)
     if rules.daily_limit is not None:

@@ -47,7 +47,7 @@ from harness.server.site import (
     check_origin,
     local_path,
 )
-from harness.server.uploads import staged
+from harness.server.uploads import CODE_SUFFIXES, SUFFIXES, staged
 from harness.server.views import (
     baselines_context,
     board_context,
@@ -193,15 +193,21 @@ def submit(
         context["error"] = f"Error: --cv must be a number, got '{cv[:40]}'"
         return _page(422, site.render("submit.html", LIVE, viewer, **context))
     assert viewer.name is not None
+    code = (file.filename or "").lower().endswith(CODE_SUFFIXES)  # a script or notebook
     try:
-        with staged(file, site.settings) as (path, name):
-            got = site.board(cid).submit(
-                path, participant=viewer.name, message=message, cv=value, display_name=name
+        with staged(file, site.settings, CODE_SUFFIXES if code else SUFFIXES) as (path, name):
+            board = site.board(cid)
+            got = (
+                board.queue_code(path, participant=viewer.name, message=message, display_name=name)
+                if code
+                else board.submit(
+                    path, participant=viewer.name, message=message, cv=value, display_name=name
+                )
             )
     except HarnessError as exc:
         context["error"] = f"Error: {exc}"  # as the CLI prints it
         return _page(exc.status, site.render("submit.html", LIVE, viewer, **context))
-    context["result"] = got.as_dict()
+    context["queued" if code else "result"] = got.as_dict()
     context["message"] = ""
     return _page(200, site.render("submit.html", LIVE, viewer, **context))
 

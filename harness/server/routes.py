@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse
 from harness.board.service import Board, Viewer, hosted
 from harness.errors import Forbidden, Unauthorized
 from harness.server.participants import Participant, Participants
-from harness.server.uploads import staged
+from harness.server.uploads import CODE_SUFFIXES, staged
 
 
 def caller(request: Request) -> Participant | None:
@@ -123,6 +123,21 @@ def submit(
     return got.as_dict()
 
 
+@submitting.post("/code")
+def submit_code(
+    hall: Hall,
+    who: SignedIn,
+    file: Annotated[UploadFile, File()],
+    message: Annotated[str, Form()] = "",
+) -> dict[str, Any]:
+    """A script or notebook, accepted into the queue (it counts against today's limit now);
+    the answer is its id and status at once, the workers of `harness serve --code-workers`
+    run it."""
+    with staged(file, hall.settings, CODE_SUFFIXES) as (path, name):
+        got = hall.queue_code(path, participant=who.name, message=message, display_name=name)
+    return got.as_dict()
+
+
 @submitting.post("/selections")
 def select(hall: Hall, body: dict[str, Any], who: SignedIn) -> dict[str, Any]:
     sid, chosen = str(body.get("submission", "")), bool(body.get("selected", True))
@@ -136,7 +151,17 @@ hosting = APIRouter(prefix="/api/competitions/{cid}")
 
 @hosting.put("/rules")
 def set_rules(hall: Hall, body: dict[str, Any], who: Host) -> dict[str, Any]:
-    names = ("daily_limit", "deadline", "selections", "ladder", "team_size", "merger_deadline")
+    names = (
+        "daily_limit",
+        "deadline",
+        "selections",
+        "ladder",
+        "team_size",
+        "merger_deadline",
+        "code_only",
+        "time_limit",
+        "memory",
+    )
     changes = {k: body[k] for k in names if k in body}
     return hall.set_rules(**changes).as_dict()
 

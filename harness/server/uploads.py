@@ -16,14 +16,17 @@ from harness.settings import Settings
 
 #: What an uploaded file may be called on disk: the first of these that ends the client's name.
 SUFFIXES = (".csv.gz", ".csv.bz2", ".csv.xz", ".gz", ".bz2", ".xz", ".zip", ".csv")
+CODE_SUFFIXES = (".py", ".ipynb")  # a code submission's
 
 
 @contextlib.contextmanager
-def staged(upload: Any, settings: Settings) -> Iterator[tuple[Path, str]]:
+def staged(
+    upload: Any, settings: Settings, suffixes: tuple[str, ...] = SUFFIXES
+) -> Iterator[tuple[Path, str]]:
     """``upload`` (a FastAPI ``UploadFile``) written to a staging file of our own name; yields
     its path and the name the client gave (for messages only), and removes it after."""
     client_name = (upload.filename or "upload.csv").replace("\\", "/").rsplit("/", 1)[-1]
-    suffix = next((s for s in SUFFIXES if client_name.lower().endswith(s)), ".csv")
+    suffix = next((s for s in suffixes if client_name.lower().endswith(s)), suffixes[-1])
     settings.staging_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=settings.staging_dir) as tmp:
         path = Path(tmp) / f"upload{suffix}"  # never the client's name

@@ -178,5 +178,7 @@ def submit_context(site: Site, cid: str, *, message: str = "", cv: str = "") -> 
         "cv": cv,
         "error": "",
         "result": None,
+        "queued": None,
+        "code_only": bool(rules.facts.get("code_only")),
         "title": f"{board.comp.title}: submit",
     }
