@@ -48,7 +48,10 @@ BASE = "11f7354"  # the last commit before the hall
 DOORS = ("harness/__init__.py", "harness/api.py", "harness/cli.py", "harness/client.py")
 SERVER = "harness/server/"
 RULES = {
-    "direct MLflow read": re.compile(r"search_runs\(|get_experiment_by_name\(|\.client\b"),
+    # (``request.client`` is Starlette's: the caller's address, not MLflow's client)
+    "direct MLflow read": re.compile(
+        r"search_runs\(|get_experiment_by_name\(|(?<!request)\.client\b"
+    ),
     "left today": re.compile(r"count_since\("),
     "id matching": re.compile(r"\.str\.startswith\("),
     "competition card": re.compile(r"\.nunique\("),

@@ -1923,8 +1923,9 @@ def main(args: Sequence[str] | None = None) -> NoReturn:
 
 
 def _leave(code: object) -> NoReturn:
-    """End the process as ``sys.exit(code)`` would, but skip the interpreter's teardown: wait
-    for the threads that are not daemons, run the exit handlers, flush, then ``os._exit``."""
+    """End the process as ``sys.exit(code)`` would, but skip the interpreter's teardown: stop
+    the threads as Python's exit does (their exit callbacks, then a wait for those that are not
+    daemons), run the exit handlers, flush, then ``os._exit``."""
     import atexit
     import os
     import threading
@@ -1936,9 +1937,15 @@ def _leave(code: object) -> NoReturn:
     else:  # sys.exit("message"): the message on stderr, status 1
         print(code, file=sys.stderr)
         status = 1
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join()
+    # What Python's own exit does first: the threads' exit callbacks (a thread pool tells its
+    # workers to stop there), then wait for every thread that is not a daemon.
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is not None:
+        shutdown()
+    else:  # another Python: join them (a pool's workers must then have been shut down)
+        for thread in threading.enumerate():
+            if thread is not threading.current_thread() and not thread.daemon:
+                thread.join()
     atexit._run_exitfuncs()  # logging's flush, multiprocessing's clean-up, …
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -108,6 +108,12 @@ class LimitReached(RuleBroken):
     status = 429
 
 
+class InvalidValue(HarnessError):
+    """A value a form or a request gave that does not parse (a number, a time)."""
+
+    status = 422
+
+
 class InvalidSubmission(HarnessError):
     """A submission file breaks the competition's format. Lists every problem at once."""
 

@@ -83,16 +83,17 @@ def test_the_command_leaves_with_its_status_its_output_and_its_exit_handlers(hom
     """`harness` skips the interpreter's teardown at the end (``harness.cli._leave``), so
     what a normal exit does is checked: the status, the whole output through a pipe, the
     process's exit handlers, a message given to ``sys.exit``."""
-    code = (
-        "import atexit, sys\n"
+    code = (  # a thread pool left running, as MLflow leaves one: its workers must be told
+        "import atexit, concurrent.futures, sys\n"
         "from harness.cli import main\n"
         "atexit.register(lambda: print('handler ran', file=sys.stderr))\n"
+        "pool = concurrent.futures.ThreadPoolExecutor(2)\npool.submit(sum, [1, 2]).result()\n"
         "main(sys.argv[1:])\n"
     )
 
     def harness(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60
         )
 
     listed = harness("list")

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from harness.board.service import KEEP, Board
-from harness.errors import Forbidden, HarnessError, Unauthorized
+from harness.errors import Forbidden, HarnessError, InvalidValue, Unauthorized
 from harness.server.pages import LIVE, _page, _posted, _shown, _site
 from harness.server.signup import Invitations, attempts_of, client_address
 from harness.server.site import COOKIE, Site, Viewer, check_host, check_origin
@@ -260,6 +260,7 @@ def host_action(
         raise Forbidden("only the host may do this")
     board = site.board(cid)
     made = None
+    failed: HarnessError | None = None
     try:
         if action == "rules":
             chosen = _number(selections, "selections")
@@ -292,11 +293,14 @@ def host_action(
             site.people.revoke(target)
         else:
             raise HarnessError(f"unknown action '{action[:40]}'")
-    except (HarnessError, ValueError) as exc:
-        status = exc.status if isinstance(exc, HarnessError) else 422
+    except HarnessError as exc:
+        failed = exc
+    except ValueError as exc:  # a number or a time in the form that does not parse
+        failed = InvalidValue(str(exc))
+    if failed is not None:
         context = _host_context(request, site, viewer, cid)
-        context["error"] = f"Error: {exc}"
-        return _page(status, site.render("host.html", LIVE, viewer, **context))
+        context["error"] = f"Error: {failed}"
+        return _page(failed.status, site.render("host.html", LIVE, viewer, **context))
     if made is not None:  # the new code is shown on the page (and listed there after)
         context = _host_context(request, site, viewer, cid)
         context["made"] = made
