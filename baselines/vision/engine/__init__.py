@@ -267,6 +267,24 @@ def train(
     if budget is not None:
         total_steps, epochs = 10**9, 10**9  # until the warm-up has measured a step
     views = {0: 1, 1: 2}.get(recipe.tta, 6)
+
+    def replan(step_seconds: float, forward_seconds: float) -> Any:
+        """The budget's plan from here, at ``step_seconds`` a step (``budget`` is set)."""
+        assert budget is not None
+        return budget_plan(
+            budget=budget,
+            elapsed=spent + time.perf_counter() - started,
+            steps_done=step,
+            step_seconds=step_seconds,
+            batch=batch_size,
+            steps_per_epoch=steps_per_epoch,
+            eval_images=0 if valid_rows is None or report is None else len(valid_rows),
+            eval_every=recipe.eval_every,
+            final_images=final_images,
+            views=views,
+            forward_seconds=forward_seconds,
+        )
+
     for epoch in range(10**9):
         if epoch >= epochs:
             break
@@ -306,19 +324,7 @@ def train(
             # budget must not wait for the warm-up to end
             if budget is not None and 2 <= step <= WARMUP_STEPS + 1:
                 assert timed_from is not None
-                planned = budget_plan(
-                    budget=budget,
-                    elapsed=spent + time.perf_counter() - started,
-                    steps_done=step,
-                    step_seconds=(time.perf_counter() - timed_from) / (step - 1),
-                    batch=batch_size,
-                    steps_per_epoch=steps_per_epoch,
-                    eval_images=0 if valid_rows is None or report is None else len(valid_rows),
-                    eval_every=recipe.eval_every,
-                    final_images=final_images,
-                    views=views,
-                    forward_seconds=forward,
-                )
+                planned = replan((time.perf_counter() - timed_from) / (step - 1), forward)
                 total_steps = planned.total_steps
                 epochs = math.ceil(total_steps / steps_per_epoch)
                 paced_from, warm_pace = (step, time.perf_counter()), planned.step_seconds
@@ -333,19 +339,7 @@ def train(
                 and step - paced_from[0] >= max(1, total_steps // REPLANS)
             ):
                 pace = (time.perf_counter() - paced_from[1]) / (step - paced_from[0])
-                planned = budget_plan(
-                    budget=budget,
-                    elapsed=spent + time.perf_counter() - started,
-                    steps_done=step,
-                    step_seconds=pace,
-                    batch=batch_size,
-                    steps_per_epoch=steps_per_epoch,
-                    eval_images=0 if valid_rows is None or report is None else len(valid_rows),
-                    eval_every=recipe.eval_every,
-                    final_images=final_images,
-                    views=views,
-                    forward_seconds=forward * pace / max(warm_pace, 1e-9),  # slowed alike
-                )
+                planned = replan(pace, forward * pace / max(warm_pace, 1e-9))  # slowed alike
                 if planned.total_steps != total_steps and progress is not None:
                     progress(
                         f"{budget / 60:.1f} min at {pace:.2f} s a step now: "
