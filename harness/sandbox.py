@@ -198,11 +198,13 @@ def _command(
         made.add(target)
         return out
 
-    for path in python_binds():
-        cmd += [*parents(str(path)), "--ro-bind", str(path), str(path)]
+    # /proc, /dev and the private /tmp first: bwrap mounts in order, so a Python environment
+    # that lives under /tmp (a CI checkout's venv) is bound on top of the tmpfs, not hidden by it
     cmd += ["--proc", "/proc", "--dev", "/dev"]
     cmd += ["--size", str(limits.tmp_bytes), "--perms", "1777", "--tmpfs", "/dev/shm"]
     cmd += ["--size", str(limits.tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
+    for path in python_binds():
+        cmd += [*parents(str(path)), "--ro-bind", str(path), str(path)]
     cmd += ["--bind", str(workdir), WORKDIR]
     for target, source in ro_binds.items():
         inside = _inside(target)
