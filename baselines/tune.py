@@ -13,6 +13,7 @@ workers. The private answers are never read here: the only data is the public fi
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import tempfile
 import time
 import warnings
@@ -118,6 +119,7 @@ def tune(
         runs, comp, parent, overrides, scorer.pruned_at, progress, trials, timeout, study
     )
     ctrl_c: list[int] = []  # a Ctrl-C may surface as another error (mid-write): still an interrupt
+    running_before, since = _running(study), dt.datetime.now()  # Optuna's naive local time
     restore = _note_ctrl_c(ctrl_c)
     try:
         # On the journal, k-fold trials run in processes (the winner is refitted here); a
@@ -148,6 +150,7 @@ def tune(
         # what was kept.
         with contextlib.suppress(Exception):
             runs.end(parent, status="KILLED")
+        _fail_orphans(study, running_before, since)
         raise Interrupted(_interrupted(study, tracker.finished, resumable=not fixed)) from None
     finally:
         restore()
@@ -354,6 +357,26 @@ def _optimize_in_processes(
     finally:
         _stop(workers, wait=ok)
     check()
+
+
+def _running(study: Any) -> set[int]:
+    import optuna
+
+    running = (optuna.trial.TrialState.RUNNING,)
+    return {t.number for t in study.get_trials(deepcopy=False, states=running)}
+
+
+def _fail_orphans(study: Any, before: set[int], since: dt.datetime) -> None:
+    """After an interrupt, when every process of this command has stopped: the trials it
+    started that are still RUNNING (a Ctrl-C that landed inside Optuna's ask or tell, a worker
+    killed at the last resort) are told failed, or they would count as running forever."""
+    import optuna
+
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        started = trial.datetime_start
+        if trial.number not in before and started is not None and started >= since:
+            with contextlib.suppress(Exception):  # told meanwhile: nothing left to do
+                study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
 
 
 def _note_ctrl_c(noted: list[int]) -> Callable[[], None]:

@@ -235,3 +235,20 @@ def test_claimed_trials_stop_when_another_worker_failed_and_never_pass_the_total
             check=check,
         )
     assert len(study.trials) == 5  # two more, then the check stopped it before a claim
+
+
+def test_after_an_interrupt_the_trials_this_command_left_running_are_told_failed() -> None:
+    """A Ctrl-C landing inside Optuna's ask or tell leaves a trial RUNNING: once every process
+    of the command has stopped it is told failed; a trial running before it started (another
+    command's) is left alone."""
+    import datetime as dt
+
+    from harness.baselines.tune import _fail_orphans, _running
+
+    study = optuna.create_study()
+    theirs = study.ask()  # another command's, running already
+    before, since = _running(study), dt.datetime.now()
+    ours = study.ask()
+    _fail_orphans(study, before, since)
+    states = {t.number: t.state.name for t in study.trials}
+    assert states == {theirs.number: "RUNNING", ours.number: "FAIL"}
