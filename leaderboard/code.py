@@ -23,13 +23,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from harness.board.results import CodeResult
-from harness.board.rules import Rules, day_start, limit_message, now_utc
+from harness.board.rules import Rules, now_utc
 from harness.board.schema import CODE_TAG, RUNTIME_TAG
 from harness.board.store import Leaderboard
 
 from harness import sandbox
 from harness.competition import Competition
-from harness.errors import HarnessError, InvalidSubmission, LimitReached, RuleBroken
+from harness.errors import HarnessError, InvalidSubmission, RuleBroken
 from harness.settings import Settings
 
 EXAMPLE_ROWS = 5  # rows of the example test (Kaggle's are a handful)
@@ -248,7 +248,7 @@ def submit_code(
     """Run ``code`` on the example test (a failure raises :class:`CodeFailed` with its log
     in full and records nothing), then on the test (a failure is recorded with its kind only
     and raises :class:`CodeFailed` without the log), then submit its ``submission.csv``."""
-    from harness.board.submit import check_message, check_participant, submit
+    from harness.board.submit import check_limit, check_message, check_participant, submit
 
     say = progress or (lambda _: None)
     check_participant(participant)
@@ -259,7 +259,8 @@ def submit_code(
     name = display_name or code.name
     board = Leaderboard(settings)
     rules = board.rules(comp)
-    _check_limit(board, comp, participant, rules)
+    if rules.daily_limit is not None:  # fail fast, before the runs (the team's limit)
+        check_limit(board, comp, participant, rules.daily_limit, now_utc())
     with tempfile.TemporaryDirectory(prefix="harness-code-") as tmp:
         staged = Path(tmp) / "code" / _safe_name(code)
         staged.parent.mkdir()
@@ -332,16 +333,6 @@ def _kind(outcome: sandbox.Outcome) -> str:
     """The error's kind a participant sees: no exit status (it could carry 8 bits)."""
     error = outcome.error or "exit code"
     return "exit code" if error.startswith(("exit code", "signal")) else error
-
-
-def _check_limit(board: Leaderboard, comp: Competition, participant: str, rules: Rules) -> None:
-    if rules.daily_limit is None:
-        return
-    now = now_utc()
-    members = board.teams(comp).members(participant)  # the team owns the limit
-    used = sum(board.count_since(comp, m, day_start(now)) for m in members)
-    if used >= rules.daily_limit:
-        raise LimitReached(limit_message(used, rules.daily_limit, now))
 
 
 def environment() -> list[str]:

@@ -126,7 +126,7 @@ def submit(
     now = now_utc()
     late = rules.ended(now)
     if rules.daily_limit is not None:
-        _check_limit(board, comp, participant, rules.daily_limit, now)  # fail fast
+        check_limit(board, comp, participant, rules.daily_limit, now)  # fail fast
     extra_metrics = {**(metrics or {}), **({CV_SCORE: float(cv)} if cv is not None else {})}
     with as_file(predictions, settings) as (path, name, frame):
         name = display_name or name
@@ -172,7 +172,7 @@ def submit(
     return _result(board, comp, entry, rules, scores.rows.get("public"), now)
 
 
-def _check_limit(
+def check_limit(
     board: Leaderboard, comp: Competition, participant: str, limit: int, now: dt.datetime
 ) -> int:
     """How many valid submissions ``participant``'s team made today (UTC); raise at the
