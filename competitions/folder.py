@@ -5,6 +5,8 @@ Each lives in ``HARNESS_HOME/competitions/<id>/``, written once by :mod:`harness
     competition.json   the declaration: title, task, id and target columns, metric, split
     description.md     the host's overview
     metric.py          the host's metric file, when the metric is not one by name
+    scoring_program/   or a Codabench bundle's scoring program, as the bundle had it, and
+    reference_data/    its reference files (the answers CSV among them), run when scoring
     data/              the host's tables as given: train.csv, and test.csv + solution.csv
                        (id, targets, optional Usage) or none (a local test is cut from train)
 
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 SPEC = "competition.json"
 DESCRIPTION = "description.md"
 METRIC_FILE = "metric.py"
+PROGRAM_DIR, REFERENCE_DIR = "scoring_program", "reference_data"  # a Codabench import's
 DATA = "data"
 KAGGLE_BOARD = "kaggle_leaderboard.csv"  # Kaggle's final board, from an mle-bench import
 TRAIN, TEST, SOLUTION = "train.csv", "test.csv", "solution.csv"
@@ -121,18 +124,32 @@ def metric_of(spec: dict[str, Any], folder: Path) -> Metric:
     """The declared metric: one of :data:`harness.metrics.NAMED`, or the host's metric file
     (run in a process of its own, :mod:`harness.data.metric_file`)."""
     declared = spec["metric"]
-    if "file" not in declared:
+    if "file" not in declared and "program" not in declared:
         return NAMED[declared["name"]][0]
-    from harness.data.metric_file import MetricFile
+    from harness.data.metric_file import MetricFile, ScoringProgram
 
-    path = folder / declared["file"]
-    runner = MetricFile(path, str(spec["id_column"]), tuple(spec["target_columns"]))
+    id_column, targets = str(spec["id_column"]), tuple(spec["target_columns"])
+    runner: MetricFile | ScoringProgram
+    if "program" in declared:
+        runner = ScoringProgram(
+            folder=folder / declared["program"],
+            command=str(declared["command"]),
+            reference=folder / declared["reference"],
+            key=str(declared["key"]),
+            submission=str(declared["submission"]),
+            id_column=id_column,
+            target_columns=targets,
+        )
+        what = f"the host's scoring program ({declared['key']})"
+    else:
+        runner = MetricFile(folder / declared["file"], id_column, targets, declared.get("call"))
+        what = f"the host's {declared['file']}"
     return Metric(
         declared.get("name", "metric"),
         runner,
         greater_is_better=bool(declared["greater_is_better"]),
         needs=Needs(declared["needs"]),
-        description=declared.get("description") or f"the host's {declared['file']}",
+        description=declared.get("description") or what,
         table=runner.table,
     )
 
@@ -374,11 +391,12 @@ def check_metric(comp: Competition, answers: Path, sample: Path) -> str:
                 y_true = check_values(truth[column], column, comp)[0]
                 y_pred = check_values(frame[column], column, comp)[0]
                 value = metric.fn(y_true, y_pred)
-        except MetricFailed as exc:  # the host's own file: they may read what went wrong
+        except MetricFailed as exc:  # the host's own code: they may read what went wrong
             detail = exc.details.strip().splitlines()[-1] if exc.details else exc.visible
             lines = re.findall(r'File "[^"]*/metric\.py", line (\d+)', exc.details)
             where = f" (line {lines[-1]})" if lines else ""
-            raise RawDataError(f"{METRIC_FILE}: failed on {name}{where}: {detail}") from None
+            code = getattr(metric.fn, "what", METRIC_FILE)
+            raise RawDataError(f"{code}: failed on {name}{where}: {detail}") from None
         except (ValueError, TypeError) as exc:
             raise RawDataError(f"{what} cannot score {name}: {exc}") from None
         scores[name] = value

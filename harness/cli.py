@@ -1769,6 +1769,13 @@ def export_command(competition: str, fmt: str, out: Path | None, home: str | Non
     default=None,
     help="The direction of the bundle's metric file, where it does not say.",
 )
+@click.option(
+    "--predictions",
+    "needs",
+    type=click.Choice(["labels", "probabilities", "finite", "positive"]),  # metrics.Needs
+    help="What the bundle's metric file or scoring program takes, where it does not say "
+    "[default: labels for classification, else finite].",
+)
 @home_option
 def import_command(
     path: Path,
@@ -1776,11 +1783,13 @@ def import_command(
     data: Path | None,
     metric: str | None,
     greater_is_better: bool | None,
+    needs: str | None,
     home: str | None,
 ) -> None:
     """Import a competition from a Kaggle, Hugging Face or Codabench bundle (a folder or a
-    zip) or an mle-bench competition folder. Nothing from the bundle runs now: its metric file
-    runs only when a submission is scored, in the sandbox.
+    zip) or an mle-bench competition folder. Nothing from the bundle runs outside the sandbox:
+    its metric file or Codabench scoring program runs when a submission is scored (and once to
+    check it scores the answers above the sample), in the sandbox.
 
     \b
     Example:
@@ -1793,9 +1802,14 @@ def import_command(
 
     declared: dict[str, Any] = {}
     if metric is not None:
-        declared.update(metric=metric, metric_file=None, greater_is_better=None, needs=None)
-    elif greater_is_better is not None:
-        declared["greater_is_better"] = greater_is_better
+        declared.update(
+            metric=metric, metric_file=None, program=None, greater_is_better=None, needs=None
+        )
+    else:
+        if greater_is_better is not None:
+            declared["greater_is_better"] = greater_is_better
+        if needs is not None:
+            declared["needs"] = needs
     err = _console(stderr=True)
     with err.status(f"importing {printable(path)}") as status:
         done, fmt, notes = import_bundle(

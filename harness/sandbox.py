@@ -160,6 +160,7 @@ def _command(
     ro_binds: Mapping[str, Path],
     limits: Limits,
     env: Mapping[str, str],
+    chdir: str = WORKDIR,
 ) -> list[str]:
     limit_args = [
         f"--as={limits.memory_bytes}",
@@ -209,7 +210,7 @@ def _command(
     for target, source in ro_binds.items():
         inside = _inside(target)
         cmd += [*parents(inside), "--ro-bind", str(Path(source).absolute()), inside]
-    cmd += ["--chdir", WORKDIR, "--clearenv"]
+    cmd += ["--chdir", chdir, "--clearenv"]
     for key, value in env.items():
         cmd += ["--setenv", key, value]
     cmd.append("--")
@@ -256,13 +257,15 @@ def run(
     limits: Limits | None = None,
     env: Mapping[str, str] | None = None,
     hidden: Sequence[Path] = (),
+    chdir: str = WORKDIR,
 ) -> Outcome:
     """Run ``argv`` in the sandbox, its working directory ``workdir`` (writable, seen inside as
     :data:`WORKDIR`), and return how it ended. ``ro_binds`` maps paths inside (relative: under
     the working directory) to host paths shown read-only. ``env`` is added to
     :func:`default_env` (the host's environment is not passed). ``hidden`` names host folders
     that must stay out of sight (``HARNESS_HOME``): a bind that would show one is a bug
-    (ValueError), never run. Raises :class:`SandboxUnavailable` without ``bwrap``."""
+    (ValueError), never run. ``chdir``: the directory the code starts in (a path inside;
+    default the working directory). Raises :class:`SandboxUnavailable` without ``bwrap``."""
     bwrap = bwrap_path()
     if bwrap is None:
         raise SandboxUnavailable(
@@ -288,6 +291,7 @@ def run(
         ro_binds=binds,
         limits=limits,
         env={**default_env(), **(env or {})},
+        chdir=_inside(chdir),
     )
     with tempfile.TemporaryDirectory(prefix="harness-sandbox-") as logs:
         out_path, err_path = Path(logs) / "stdout", Path(logs) / "stderr"

@@ -14,9 +14,21 @@ Export layout::
 
 ``scoring.py`` runs as Codabench runs it, ``python scoring.py input output`` with the
 reference data in ``input/ref`` and the submission in ``input/res``, and writes
-``output/scores.json`` (``{"public": …, "private": …}``). On import, the bundle's
-``scoring_program/metric.py`` is its metric (run only when the host scores, in the sandbox); a
-bundle whose scoring program has no metric file in Kaggle's signature is refused.
+``output/scores.json`` (``{"public": …, "private": …}``).
+
+On import, a bundle whose ``scoring_program`` holds a ``metric.py`` (Harness's exports do) is
+scored by that file in Kaggle's signature. Any other bundle is scored by its own scoring
+program, kept with the competition (``scoring_program/`` and ``reference_data/`` in its folder)
+and never run at import except by the create-time check, in the sandbox: when the host scores,
+its metadata's command (``python3 $program/score.py $input $output``; no shell, ``python`` the
+sandbox's) runs once per half with ``input/ref`` holding the one reference CSV with the id
+column cut to that half's rows (its name, columns and order kept; the other reference files as
+they are) and ``input/res`` the submission cut to the same ids (named as the bundle's example
+solution, else ``submission.csv``). The score is the value under the leaderboard's first
+column's key in ``output/scores.json`` (or a legacy ``scores.txt``), its direction that column's
+sorting. The halves are the reference CSV's ``Usage``/``split`` column, else Harness's seeded
+split. Whatever the program prints or raises goes to the host's ``metric.log`` only
+(:class:`harness.data.metric_file.ScoringProgram`).
 """
 
 from __future__ import annotations
@@ -34,8 +46,9 @@ from harness.authoring.bundles import (
     first_target,
     public_tables,
 )
+from harness.authoring.create import Declared, Program
 from harness.competitions.folder import shown
-from harness.data.preparation import SAMPLE_SUBMISSION
+from harness.data.preparation import SAMPLE_SUBMISSION, USAGE
 from harness.errors import RawDataError
 
 SCORING = '''"""Codabench scoring program: python scoring.py INPUT OUTPUT.
@@ -191,36 +204,156 @@ def read(root: Path, work: Path, side: dict[str, Any], data: Path | None) -> Inc
         if not (public / name).is_file():
             raise RawDataError(f"competition.yaml: the phase's public_data has no {name}")
         shutil.copyfile(public / name, source / name)
-    if not (reference / "solution.csv").is_file():
-        raise RawDataError("competition.yaml: the task's reference_data has no solution.csv")
-    shutil.copyfile(reference / "solution.csv", source / "solution.csv")
-    metric = program / METRIC
-    if not metric.is_file():
-        raise RawDataError(
-            "scoring_program: no metric.py in Kaggle's signature (score(solution, submission, "
-            "row_id_column_name)); Harness scores with such a file, not with a scoring program"
-        )
     pages = config.get("pages") or []
     overview = _inside(root, str(pages[0].get("file", "")), "pages") if pages else None
     if overview is not None and overview.is_file():
         shutil.copyfile(overview, source / "description.md")
     columns = ((config.get("leaderboards") or [{}])[0].get("columns")) or [{}]
+    columns = sorted(columns, key=lambda c: int(c.get("index", 0) or 0))
     sorting = str(columns[0].get("sorting", "")).lower()
     higher = {"desc": True, "asc": False}.get(sorting)
     side = {**side, "title": side.get("title") or config.get("title")}
-    declared = declared_from(
-        side,
-        metric_text=metric.read_text(encoding="utf-8"),
-        target=first_target(source / "solution.csv", side),
-        metric_path=metric,
-        greater_is_better=higher,
-    )
+    metric = program / METRIC
+    if not metric.is_file():  # the bundle's own scoring program scores
+        declared = _program(root, config, program, reference, public, source, side, higher)
+    else:  # a metric in Kaggle's signature (Harness's own export has one)
+        if not (reference / "solution.csv").is_file():
+            raise RawDataError("competition.yaml: the task's reference_data has no solution.csv")
+        shutil.copyfile(reference / "solution.csv", source / "solution.csv")
+        declared = declared_from(
+            side,
+            metric_text=metric.read_text(encoding="utf-8"),
+            target=first_target(source / "solution.csv", side),
+            metric_path=metric,
+            greater_is_better=higher,
+        )
     rules: dict[str, Any] = dict(side.get("rules") or {})
     if phase.get("end"):
         rules["deadline"] = _when(phase["end"])
     if phase.get("max_submissions_per_day"):
         rules["daily_limit"] = int(phase["max_submissions_per_day"])
     return Incoming(source, declared, rules=rules)
+
+
+def _program(
+    root: Path,
+    config: dict[str, Any],
+    program: Path,
+    reference: Path,
+    public: Path,
+    source: Path,
+    side: dict[str, Any],
+    higher: bool | None,
+) -> Declared:
+    """A bundle whose scoring program is its own (no metric.py): the program is kept and run
+    when the host scores; the reference CSV holding the id column becomes the answers. The
+    score is the leaderboard's first column, its direction that column's sorting."""
+    columns = ((config.get("leaderboards") or [{}])[0].get("columns")) or [{}]
+    columns = sorted(columns, key=lambda c: int(c.get("index", 0) or 0))
+    key = str(columns[0].get("key") or "").strip()
+    if not key:
+        raise RawDataError("competition.yaml: the leaderboard's first column has no key")
+    import pandas as pd
+    import yaml
+
+    from harness.data.metric_file import program_argv
+    from harness.data.writers import write_csv
+
+    metas = [program / n for n in ("metadata.yaml", "metadata") if (program / n).is_file()]
+    if not metas:
+        raise RawDataError(
+            "scoring_program: no metric.py and no metadata.yaml with the command that runs it"
+        )
+    meta = metas[0]
+    try:
+        command = (yaml.safe_load(meta.read_text(encoding="utf-8")) or {}).get("command")
+    except (yaml.YAMLError, AttributeError) as exc:
+        raise RawDataError(f"scoring_program/{meta.name}: not a YAML mapping: {exc}") from None
+    if not isinstance(command, str) or not command.strip():
+        raise RawDataError(f"scoring_program/{meta.name}: no command")
+    try:
+        program_argv(command)
+    except ValueError as exc:
+        raise RawDataError(f"scoring_program/{meta.name}: {exc}") from None
+    for path in (*program.rglob("*"), *reference.rglob("*")):
+        if path.is_symlink():
+            raise RawDataError(f"{path.relative_to(root)}: a link; a bundle holds plain files")
+    id_column = side.get("id_column") or _header(public / "test.csv")[0]
+    found = sorted(p for p in reference.rglob("*") if p.is_file())
+    tables = [p for p in found if p.suffix.lower() == ".csv" and id_column in _header(p)]
+    if len(tables) != 1:
+        names = ", ".join(shown(p.relative_to(reference)) for p in found[:8]) or "no file"
+        raise RawDataError(
+            f"reference_data: needs exactly one CSV with the id column '{shown(id_column)}' "
+            f"(test.csv's first column), found {len(tables)} among: {names}"
+        )
+    answers = tables[0]
+    name = shown(answers.relative_to(reference))
+    frame = pd.read_csv(answers, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    split = next((c for c in (USAGE, "usage", "split", "Split") if c in frame.columns), None)
+    train = _header(public / "train.csv")
+    if side.get("target_columns"):
+        targets = [str(c) for c in side["target_columns"]]
+    elif (public / SAMPLE_SUBMISSION).is_file():
+        targets = [c for c in _header(public / SAMPLE_SUBMISSION) if c != id_column]
+    else:
+        targets = [c for c in frame.columns if c not in (id_column, split) and c in train]
+    missing = [c for c in targets if c not in frame.columns]
+    if not targets or missing:
+        raise RawDataError(
+            f"reference_data/{name}: no target column{' ' + repr(missing[0]) if missing else ''}"
+            f" (it has {', '.join(map(repr, list(frame.columns)[:8]))}; train.csv has "
+            f"{', '.join(map(repr, train[:8]))})"
+        )
+    solution = frame[[id_column, *targets]].copy()
+    if split is not None:
+        usage = frame[split].str.strip().str.lower()
+        bad = (~usage.isin(["public", "private"])).to_numpy().nonzero()[0]
+        if len(bad):
+            raise RawDataError(
+                f"reference_data/{name}: '{shown(split)}' must be public or private, got "
+                f"'{shown(frame[split].iloc[bad[0]])}' (line {int(bad[0]) + 2})"
+            )
+        solution[USAGE] = usage.str.capitalize()
+    write_csv(solution, source / "solution.csv")
+    return Declared(
+        title=side.get("title"),
+        greater_is_better=side.get("greater_is_better", higher),
+        needs=side.get("needs"),
+        task=side.get("task"),
+        id_column=id_column,
+        targets=tuple(targets),
+        seed=int(side.get("seed", 0)),
+        public_fraction=float(side.get("public_fraction", 0.5)),
+        program=Program(
+            folder=program,
+            command=command.strip(),
+            reference_data=reference,
+            reference_file=str(answers.relative_to(reference)),
+            key=key,
+            submission=_example_name(root, config),
+        ),
+    )
+
+
+def _example_name(root: Path, config: dict[str, Any]) -> str:
+    """The file name a submission has in ``input/res``: that of the bundle's example
+    solution where it is one CSV, else ``submission.csv``."""
+    for solution in config.get("solutions") or []:
+        folder = _inside(root, str(solution.get("path", "")), "solutions")
+        found = sorted(folder.glob("*.csv")) if folder.is_dir() else []
+        if len(found) == 1:
+            return found[0].name
+    return "submission.csv"
+
+
+def _header(path: Path) -> list[str]:
+    import pandas as pd
+
+    try:
+        return [str(c) for c in pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns]
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RawDataError(f"{path.name}: not a readable CSV: {exc}") from None
 
 
 def _inside(root: Path, rel: str, what: str) -> Path:

@@ -28,6 +28,8 @@ from harness.competitions.folder import (
     DATA,
     DESCRIPTION,
     METRIC_FILE,
+    PROGRAM_DIR,
+    REFERENCE_DIR,
     SOLUTION,
     TEST,
     TRAIN,
@@ -44,6 +46,22 @@ from harness.settings import Settings
 MAX_CLASSES = 20
 
 
+@dataclass(frozen=True)
+class Program:
+    """A Codabench scoring program kept with the competition and run when it scores
+    (:class:`harness.data.metric_file.ScoringProgram`): its ``folder``, its metadata's
+    ``command``, the bundle's ``reference_data`` folder and the answers CSV in it
+    (``reference_file``, relative), the leaderboard column's ``key``, and the ``submission``
+    file name the program reads in ``input/res``."""
+
+    folder: Path
+    command: str
+    reference_data: Path
+    reference_file: str
+    key: str
+    submission: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class Declared:
     """What the host declares beside the files (each None: read from the files)."""
@@ -51,6 +69,8 @@ class Declared:
     title: str | None = None
     metric: str | None = None  # a name of harness.metrics.NAMED
     metric_file: Path | None = None  # Kaggle's score(solution, submission, row_id_column_name)
+    metric_call: str | None = None  # "compute": the metric file is Hugging Face's
+    program: Program | None = None  # or a Codabench scoring program
     greater_is_better: bool | None = None  # a metric file's direction (required with it)
     needs: str | None = None  # a metric file's predictions: labels, probabilities, finite…
     task: str | None = None  # "classification" or "regression"
@@ -119,6 +139,11 @@ def create(
             )
             if declared.metric_file is not None:
                 shutil.copyfile(declared.metric_file, target / METRIC_FILE)
+            if declared.program is not None:  # links kept as links: nothing outside is copied
+                shutil.copytree(declared.program.folder, target / PROGRAM_DIR, symlinks=True)
+                shutil.copytree(
+                    declared.program.reference_data, target / REFERENCE_DIR, symlinks=True
+                )
             for name, path in (extra_files or {}).items():
                 shutil.copyfile(path, target / name)
             (target / folder.SPEC).write_text(json.dumps(spec, indent=1) + "\n", encoding="utf-8")
@@ -173,11 +198,12 @@ def declaration(competition: str, source: Path, declared: Declared) -> dict[str,
         raise RawDataError(
             f"{TRAIN}: missing the target column(s) {', '.join(map(repr, missing or targets))}"
         )
-    if declared.metric_file is None and declared.metric is None:
+    given = [declared.metric, declared.metric_file, declared.program]
+    if all(g is None for g in given):
         raise RawDataError(
             "name the metric (--metric " + "|".join(NAMED) + ") or give a metric file"
         )
-    if declared.metric_file is not None and declared.metric is not None:
+    if sum(g is not None for g in given) > 1:
         raise RawDataError("give the metric by name or as a file, not both")
     values = pd.read_csv(train_path, usecols=[targets[0]], dtype=str, keep_default_na=False)[
         targets[0]
@@ -200,22 +226,31 @@ def declaration(competition: str, source: Path, declared: Declared) -> dict[str,
         metric = {"name": named.name}
         needs = named.needs
     else:
-        metric_file = Path(str(declared.metric_file))
+        what = declared.metric_file or f"{PROGRAM_DIR} (its leaderboard column has no sorting)"
         if declared.greater_is_better is None:
             raise RawDataError(
-                f"{declared.metric_file}: declare the metric's direction "
-                "(--higher-is-better or --lower-is-better)"
+                f"{what}: declare the metric's direction (--higher-is-better or --lower-is-better)"
             )
-        if not metric_file.is_file():
-            raise RawDataError(f"{declared.metric_file}: no such file")
         task = declared.task or _guess_task(values)
         needs = Needs(declared.needs or ("labels" if task == "classification" else "finite"))
-        metric = {
-            "file": METRIC_FILE,
-            "name": metric_file.stem,
-            "greater_is_better": declared.greater_is_better,
-            "needs": needs.value,
-        }
+        if declared.program is not None:
+            program = declared.program
+            metric = {
+                "program": PROGRAM_DIR,
+                "command": program.command,
+                "reference": f"{REFERENCE_DIR}/{program.reference_file}",
+                "key": program.key,
+                "submission": program.submission,
+                "name": program.key,
+            }
+        else:
+            metric_file = Path(str(declared.metric_file))
+            if not metric_file.is_file():
+                raise RawDataError(f"{declared.metric_file}: no such file")
+            metric = {"file": METRIC_FILE, "name": metric_file.stem}
+            if declared.metric_call is not None:
+                metric["call"] = declared.metric_call
+        metric.update(greater_is_better=declared.greater_is_better, needs=needs.value)
     labels = None
     if task == "classification":
         labels = _labels(values, targets[0], needs)

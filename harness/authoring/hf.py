@@ -15,6 +15,13 @@ Export layout (a folder)::
 
 ``END_DATE`` is a date: a deadline travels as the day it falls on (its time of day is kept in
 ``harness.json`` beside it).
+
+On import, a ``metric.py`` that is Harness's own (a Kaggle-signature ``score`` and the
+``compute`` appended above) is scored through its ``score``; any other that defines
+``compute(params)`` (a foreign bundle's, as Hugging Face's documentation writes them) is called
+as Hugging Face calls it, in the sandbox when the host scores: ``params`` carries Hugging Face's
+``EvalParams`` fields and a stand-in ``huggingface_hub.hf_hub_download`` hands it the answers
+(``solution.csv`` with ``split``) and the submission (:mod:`harness.data.metric_runner`).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +190,8 @@ def read(root: Path, work: Path, side: dict[str, Any], data: Path | None) -> Inc
         greater_is_better=higher,
         metric_name=named,
     )
+    if declared.metric_file is not None and text is not None and _defines_compute(text):
+        declared = replace(declared, metric_call="compute")  # as Hugging Face calls it
     rules: dict[str, Any] = {}
     if conf.get("SUBMISSION_LIMIT"):
         rules["daily_limit"] = int(conf["SUBMISSION_LIMIT"])
@@ -192,6 +202,17 @@ def read(root: Path, work: Path, side: dict[str, Any], data: Path | None) -> Inc
     if end:
         rules["deadline"] = kept if kept and kept[:10] == end else _day(end)
     return Incoming(source, declared, rules=rules)
+
+
+def _defines_compute(text: str) -> bool:
+    """Whether a metric file defines ``compute`` at its top level (read, never run)."""
+    import ast
+
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False  # the check at create runs it in the sandbox and says what is wrong
+    return any(isinstance(n, ast.FunctionDef) and n.name == "compute" for n in tree.body)
 
 
 def _day(text: str) -> str:
