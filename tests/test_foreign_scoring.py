@@ -271,6 +271,12 @@ def test_a_codabench_program_that_fails_shows_the_participant_only_that_it_faile
     listed = ok("submissions", "foreign", "--as", "eve", "--format", "csv")
     assert "the metric failed (the host has the details)" in listed and "SECRET" not in listed
 
+    err = fails("export", "foreign", "--format", "kaggle", "--out", str(tmp_path / "out"))
+    assert err == (
+        "Error: foreign: scored by an imported Codabench scoring program, which has no metric "
+        "in Kaggle's signature to write out\n"
+    )
+
 
 def test_a_codabench_bundle_without_one_answers_csv_or_a_python_command_is_refused(
     home: Path, tmp_path: Path

@@ -86,6 +86,11 @@ def gather(competition: str, settings: Settings) -> Source:
         metric_text = (folder / created_folder.METRIC_FILE).read_text(encoding="utf-8")
     elif comp.metric.name in NAMED and len(comp.target_columns) == 1:
         metric_text = metric_source(comp.metric.name, comp.target_columns[0])
+    elif folder is not None and (folder / created_folder.PROGRAM_DIR).is_dir():
+        raise RawDataError(
+            f"{comp.id}: scored by an imported Codabench scoring program, which has no "
+            "metric in Kaggle's signature to write out"
+        )
     else:
         raise RawDataError(
             f"{comp.id}: its metric '{shown(comp.metric.name)}' cannot be written out"

@@ -140,10 +140,7 @@ def create(
             if declared.metric_file is not None:
                 shutil.copyfile(declared.metric_file, target / METRIC_FILE)
             if declared.program is not None:  # links kept as links: nothing outside is copied
-                shutil.copytree(declared.program.folder, target / PROGRAM_DIR, symlinks=True)
-                shutil.copytree(
-                    declared.program.reference_data, target / REFERENCE_DIR, symlinks=True
-                )
+                _keep_program(declared.program, target)
             for name, path in (extra_files or {}).items():
                 shutil.copyfile(path, target / name)
             (target / folder.SPEC).write_text(json.dumps(spec, indent=1) + "\n", encoding="utf-8")
@@ -159,6 +156,18 @@ def create(
             with contextlib.suppress(OSError):
                 staging.parent.rmdir()  # when no other creation is staged there
     return Created(competition, root / competition, done, list(done.manifest.get("notes", [])))
+
+
+def _keep_program(program: Program, target: Path) -> None:
+    """A scoring program and its reference data in the competition's folder: the program
+    readable by the sandbox's user (it is shown to it read-only), the reference data (the
+    answers) the host's alone, as ``data/`` is."""
+    shutil.copytree(program.folder, target / PROGRAM_DIR, symlinks=True)
+    for path in [target / PROGRAM_DIR, *(target / PROGRAM_DIR).rglob("*")]:
+        if not path.is_symlink():
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    shutil.copytree(program.reference_data, target / REFERENCE_DIR, symlinks=True)
+    os.chmod(target / REFERENCE_DIR, 0o700)
 
 
 def _unprepare(settings: Settings, competition: str) -> None:
