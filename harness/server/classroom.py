@@ -21,8 +21,8 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from harness.board.service import KEEP, Board
 from harness.errors import Forbidden, HarnessError, InvalidValue, Unauthorized
 from harness.server.pages import LIVE, _page, _posted, _shown, _site
-from harness.server.signup import Invitations, attempts_of, client_address
-from harness.server.site import COOKIE, Site, Viewer, check_host, check_origin
+from harness.server.signup import Invitations
+from harness.server.site import COOKIE, Site, Viewer, check_attempt, check_host
 from harness.server.views import header
 
 router = APIRouter(include_in_schema=False)
@@ -338,17 +338,14 @@ def signup(
     from harness.server.site import ANONYMOUS
 
     site = _site(request)
-    check_host(site, request)
-    check_origin(request)
-    attempts, address = attempts_of(request), client_address(request)
-    attempts.check(address, "sign-up")
+    failed = check_attempt(site, request, "sign-up")
     invitations = _invitations(request)
     try:
         if invitations is None:
             raise HarnessError("sign-up needs the participants' database (not in local mode)")
         token = invitations.sign_up(code, name.strip())
     except HarnessError as exc:
-        attempts.failed(address)
+        failed()
         body = site.render(
             "signup.html",
             LIVE,

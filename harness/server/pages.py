@@ -43,6 +43,7 @@ from harness.server.site import (
     Links,
     Site,
     Viewer,
+    check_attempt,
     check_host,
     check_origin,
     local_path,
@@ -248,17 +249,12 @@ def signin(
     token: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    from harness.server.signup import attempts_of, client_address
-
     site = _site(request)
-    check_host(site, request)
-    check_origin(request)
-    attempts, address = attempts_of(request), client_address(request)
-    attempts.check(address, "sign-in")  # 429 while this address is over its failures
+    failed = check_attempt(site, request, "sign-in")  # 429 while over its failures
     token = token.strip()
     found = site.people.identify(token) if site.people is not None and token else None
     if found is None:
-        attempts.failed(address)
+        failed()
         body = site.render(
             "signin.html",
             LIVE,

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -228,6 +229,19 @@ def check_origin(request: Request) -> None:
         return  # not a browser's form (a browser sends Origin with every POST)
     if claimed == "null" or urlsplit(claimed).netloc != host:
         raise Forbidden("a form from another site was refused")
+
+
+def check_attempt(site: Site, request: Request, what: str) -> Callable[[], None]:
+    """The guard before a sign-in or a sign-up form is read: the host and the origin checked,
+    429 while this client's address is over its failed ``what`` attempts. Answers the call
+    that counts a failure against the address."""
+    from harness.server.signup import attempts_of, client_address
+
+    check_host(site, request)
+    check_origin(request)
+    attempts, address = attempts_of(request), client_address(request)
+    attempts.check(address, what)
+    return lambda: attempts.failed(address)
 
 
 def local_path(path: str) -> str:
