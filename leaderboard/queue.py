@@ -33,11 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.board.code import _safe_name
-from harness.board.rules import day_start, limit_message, now_utc
+from harness.board.rules import now_utc
 from harness.board.schema import JOB_TAG
+from harness.board.submit import check_limit
 
 from harness.competition import Competition
-from harness.errors import HarnessError, LimitReached, NotFound
+from harness.errors import HarnessError, NotFound
 from harness.files import advisory_lock, engine, file_lock, pid_alive
 from harness.settings import Settings
 
@@ -142,13 +143,15 @@ class CodeQueue:
         now = now_utc()
         # one acceptance at a time, so two uploads cannot both take the last one of the day
         with self._accepting():
-            if rules.daily_limit is not None:
-                since = day_start(now)
-                members = board.teams(comp).members(participant)  # the team owns the limit
-                used = sum(board.count_since(comp, m, since) for m in members)
-                used += sum(self._pending_since(comp, m, since) for m in members)
-                if used >= rules.daily_limit:
-                    raise LimitReached(limit_message(used, rules.daily_limit, now))
+            if rules.daily_limit is not None:  # the team's, its queued jobs counted too
+                check_limit(
+                    board,
+                    comp,
+                    participant,
+                    rules.daily_limit,
+                    now,
+                    lambda member, since: self._pending_since(comp, member, since),
+                )
             with self.engine.begin() as conn:
                 conn.execute(
                     self.table.insert().values(

@@ -22,7 +22,7 @@ Every entry records the preparation it was scored on (the tag ``harness.preparat
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -173,12 +173,21 @@ def submit(
 
 
 def check_limit(
-    board: Leaderboard, comp: Competition, participant: str, limit: int, now: dt.datetime
+    board: Leaderboard,
+    comp: Competition,
+    participant: str,
+    limit: int,
+    now: dt.datetime,
+    pending: Callable[[str, dt.datetime], int] | None = None,
 ) -> int:
-    """How many valid submissions ``participant``'s team made today (UTC); raise at the
-    limit (the team owns it: :mod:`leaderboard.teams`)."""
+    """How many valid submissions ``participant``'s team made today (UTC), with what
+    ``pending(member, since)`` counts for each member (code jobs queued, not yet recorded);
+    raise at the limit (the team owns it: :mod:`leaderboard.teams`)."""
     members = board.teams(comp).members(participant)
-    used = sum(board.count_since(comp, m, day_start(now)) for m in members)
+    since = day_start(now)
+    used = sum(board.count_since(comp, m, since) for m in members)
+    if pending is not None:
+        used += sum(pending(m, since) for m in members)
     if used >= limit:
         raise LimitReached(limit_message(used, limit, now))
     return used
