@@ -10,6 +10,7 @@ NB-scaled word 1-2 grams). Each is scored on a stratified 20% held-out slice of 
 
     OMP_NUM_THREADS=1 python bench/sentiment_more.py --home DIR   # DIR: sentiment prepared
     OMP_NUM_THREADS=1 python bench/sentiment_more.py --home DIR --minilm 1000   # MiniLM's pace
+    OMP_NUM_THREADS=1 python bench/sentiment_more.py --home DIR --folds 5   # 5-fold check
 
 One thread; the vectorising and fitting seconds are printed per row.
 """
@@ -171,6 +172,62 @@ def minilm_pace(texts: list[str], tokens: int, batch: int = 32) -> float:
     return (time.time() - started) / len(texts)
 
 
+def folds(text: np.ndarray, y: np.ndarray, k: int) -> None:
+    """The leading candidates against NB-SVM on k stratified folds of the whole public train:
+    each fold's accuracy and AUC, and the mean and spread of each candidate's gain."""
+    from sklearn.model_selection import StratifiedKFold
+
+    names = [
+        "NB-SVM (today)",
+        "NBSVM++",
+        "mean NB-SVM + NBSVM++",
+        "NBSVM++, negation marks",
+        "mean of the four, with and without negation marks",
+    ]
+    scores: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+    marked = np.array([negate(t) for t in text])
+    for train, test in StratifiedKFold(k, shuffle=True, random_state=0).split(text, y):
+        got = {}
+        for tag, docs in (("", text), ("neg", marked)):
+            counts = CountVectorizer(
+                ngram_range=(1, 2),
+                min_df=2,
+                max_features=1_000_000,
+                binary=True,
+                token_pattern=TOKEN,
+            )
+            a, b = counts.fit_transform(docs[train]), counts.transform(docs[test])
+            r = ratio(a, y[train])
+            model = LogisticRegression(C=0.1, max_iter=3000).fit(a.multiply(r).tocsr(), y[train])
+            got[tag + "lr"] = model.predict_proba(b.multiply(r).tocsr())[:, 1]
+            got[tag + "pp"] = nbsvm_pp(a, y[train], b, r, epochs=2)
+        for name, p in zip(
+            names,
+            (
+                got["lr"],
+                got["pp"],
+                (got["lr"] + got["pp"]) / 2,
+                got["negpp"],
+                (got["lr"] + got["pp"] + got["neglr"] + got["negpp"]) / 4,
+            ),
+            strict=True,
+        ):
+            scores[name].append((accuracy_score(y[test], p > 0.5), roc_auc_score(y[test], p)))
+    print("| model | accuracy per fold | mean | gain (sd) | AUC per fold | mean | gain (sd) |")
+    print("|---|---|---:|---:|---|---:|---:|")
+    base = np.array(scores[names[0]])
+    for name in names:
+        got_ = np.array(scores[name])
+        gain = got_ - base
+        print(
+            f"| {name} | {' '.join(f'{v:.4f}' for v in got_[:, 0])} | {got_[:, 0].mean():.4f} | "
+            f"{gain[:, 0].mean():+.4f} ({gain[:, 0].std(ddof=1):.4f}) | "
+            f"{' '.join(f'{v:.4f}' for v in got_[:, 1])} | {got_[:, 1].mean():.4f} | "
+            f"{gain[:, 1].mean():+.4f} ({gain[:, 1].std(ddof=1):.4f}) |",
+            flush=True,
+        )
+
+
 def main() -> None:
     import torch
 
@@ -184,9 +241,19 @@ def main() -> None:
         metavar="N",
         help="only time N reviews through frozen MiniLM at 128 and 256 tokens",
     )
+    parser.add_argument(
+        "--folds",
+        type=int,
+        default=0,
+        metavar="K",
+        help="only check the leading candidates on K stratified folds of the public train",
+    )
     args = parser.parse_args()
     train = pd.read_csv(args.home / "public" / "sentiment" / "train.csv")
     text = train["review"].map(lambda t: BREAKS.sub(" ", t).lower()).to_numpy()
+    if args.folds:
+        folds(text, train["sentiment"].to_numpy(), args.folds)
+        return
     xa, xb, ya, yb = train_test_split(
         text,
         train["sentiment"].to_numpy(),
