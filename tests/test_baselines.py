@@ -282,10 +282,9 @@ def test_nbsvm_blend_marks_negations_and_shrinks_towards_naive_bayes() -> None:
 
 
 def test_nbsvm_blend_classifies_text_and_refuses_more_than_two_classes(
-    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    home: Path, tmp_path: Path
 ) -> None:
     import numpy as np
-    from harness.baselines import cpu
     from harness.baselines.text.nbsvm_blend import NBSVMBlend
 
     from tests.fixtures import imdb_archive
@@ -301,8 +300,7 @@ def test_nbsvm_blend_classifies_text_and_refuses_more_than_two_classes(
     with pytest.raises(HarnessError, match="two classes; this target has 3: use nbsvm"):
         NBSVMBlend().fit(good + bad + ["meh meh"], np.append(labels, "meh"))
 
-    monkeypatch.setattr(cpu, "cuda_here", lambda: False)
     harness.prepare("sentiment", imdb_archive(tmp_path, per_class=10))
-    result = harness.baseline("sentiment")  # the default on a CPU with torch
+    result = harness.baseline("sentiment", model="nbsvm-blend")
     assert result.entry.participant == "baseline/nbsvm-blend"
     assert 0.5 <= result.entry.public_score <= 1.0

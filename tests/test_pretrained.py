@@ -92,7 +92,7 @@ def test_the_image_default_follows_the_device(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(cpu, "cuda_here", lambda: False)
     name, why = kind_of("vision").default_choice()
     assert name == "lite0-lr" and "no CUDA GPU" in why
-    assert kind_of("text").default_choice()[0] == "nbsvm-blend"  # torch is here
+    assert kind_of("text").default_choice()[0] == "nbsvm"
     monkeypatch.setattr(cpu, "cuda_here", lambda: True)
     name, why = kind_of("vision").default_choice()
     assert name == "airnet" and "CUDA GPU" in why
