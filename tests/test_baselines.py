@@ -260,3 +260,47 @@ def test_nbsvm_scales_counts_by_the_naive_bayes_log_count_ratio(
     result = harness.baseline("sentiment", model="nbsvm")
     assert result.entry.participant == "baseline/nbsvm"
     assert 0.5 <= result.entry.public_score <= 1.0
+
+
+def test_nbsvm_blend_marks_negations_and_shrinks_towards_naive_bayes() -> None:
+    import numpy as np
+    from harness.baselines.text.nbsvm_blend import R_ADJ, W_ADJ, nbsvm_pp, negated
+    from scipy.sparse import csr_matrix
+
+    assert negated("It was NOT good,<br />but fun") == "it was not NOT_good, but fun"
+    assert negated("I didn't like it. Great cast!") == "i did n't NOT_like NOT_it. great cast!"
+
+    x = csr_matrix(np.array([[1, 0, 1], [1, 1, 0], [0, 1, 0], [0, 1, 1]] * 8))
+    y = np.array([1, 1, 0, 0] * 8)
+    ratio = np.array([1.0, -0.5, 0.2])
+    # a heavy weight decay holds w at 0: the model is naive Bayes scaled by W_ADJ / R_ADJ
+    coef, _ = nbsvm_pp(x, y, ratio, epochs=30, lr=0.02, wd=100.0, seed=0)
+    np.testing.assert_allclose(coef, W_ADJ / R_ADJ * ratio, atol=0.01)
+    # without it, w grows where the data says so: the first (the separating) feature's weight
+    coef, _ = nbsvm_pp(x, y, ratio, epochs=30, lr=0.02, wd=0.0, seed=0)
+    assert coef[0] > 2 * W_ADJ / R_ADJ * ratio[0]
+
+
+def test_nbsvm_blend_classifies_text_and_refuses_more_than_two_classes(
+    home: Path, tmp_path: Path
+) -> None:
+    import numpy as np
+    from harness.baselines.text.nbsvm_blend import NBSVMBlend
+
+    from tests.fixtures import imdb_archive
+
+    good = [f"a great and wonderful film number {i}" for i in range(20)]
+    bad = [f"an awful, boring film number {i}" for i in range(20)]
+    labels = np.array(["pos"] * 20 + ["neg"] * 20)
+    model = NBSVMBlend(epochs=3).fit(good + bad, labels)
+    p = model.predict_proba(["wonderful, great", "boring and awful", "not great"])
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    assert list(model.predict(["wonderful, great", "boring and awful"])) == ["pos", "neg"]
+    assert p[0, 1] > 0.5 > p[1, 1]  # columns in the order of classes_: neg, pos
+    with pytest.raises(HarnessError, match="two classes; this target has 3: use nbsvm"):
+        NBSVMBlend().fit(good + bad + ["meh meh"], np.append(labels, "meh"))
+
+    harness.prepare("sentiment", imdb_archive(tmp_path, per_class=10))
+    result = harness.baseline("sentiment", model="nbsvm-blend")
+    assert result.entry.participant == "baseline/nbsvm-blend"
+    assert 0.5 <= result.entry.public_score <= 1.0

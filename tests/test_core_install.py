@@ -92,7 +92,8 @@ def test_the_list_names_what_a_missing_baseline_needs(tmp_path: Path) -> None:
     vision = "airnet, cnn, lite0-ft, lite0-lr, resnet18, resnet26d"
     assert f"{vision}: pip install -e '.[vision]'" in hints
     assert "vision default on this machine: lite0-lr (no CUDA GPU here" in done.stdout
-    assert "ensemble, minilm, transformer: pip install -e '.[text]'" in hints
+    assert "ensemble, minilm, nbsvm-blend, transformer: pip install -e '.[text]'" in hints
+    assert "no: needs torch " in rows["nbsvm-blend"]
 
 
 def test_choosing_a_baseline_that_needs_torch_is_a_clear_error(tmp_path: Path) -> None:
