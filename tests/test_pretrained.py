@@ -111,7 +111,7 @@ def test_the_image_default_follows_the_device(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(cpu, "cuda_here", lambda: False)
     name, why = kind_of("vision").default_choice()
     assert name == "lite0-lr" and "no CUDA GPU" in why
-    assert kind_of("text").default_choice()[0] == "nbsvm"
+    assert kind_of("text").default_choice()[0] == "nbsvm-blend"  # torch is here
     monkeypatch.setattr(cpu, "cuda_here", lambda: True)
     name, why = kind_of("vision").default_choice()
     assert name == "airnet" and "CUDA GPU" in why
@@ -122,6 +122,24 @@ def test_the_image_default_follows_the_device(monkeypatch: pytest.MonkeyPatch) -
         assert kind_of("vision").default_choice(get_competition(glyphs))[0] == "cnn"
     monkeypatch.setattr(cpu, "cuda_here", lambda: False)
     assert kind_of("vision").default_choice(get_competition("cifar10"))[0] == "lite0-lr"
+
+
+def test_the_text_default_needs_torch_and_two_classes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    import harness.baselines as baselines
+    from harness.baselines import cpu, kind_of
+    from harness.registry import get_competition
+
+    monkeypatch.setattr(cpu, "cuda_here", lambda: False)
+    sentiment = get_competition("sentiment")
+    text = kind_of("text")
+    assert text.default_choice(sentiment)[0] == "nbsvm-blend"
+    three = dataclasses.replace(sentiment, labels=("neg", "neutral", "pos"))
+    assert text.default_choice(three)[0] == "nbsvm"  # the blend takes two classes
+    monkeypatch.setattr(baselines, "importable", lambda name: name != "torch")
+    name, why = text.default_choice(sentiment)
+    assert name == "nbsvm" and "no torch" in why  # the core install
 
 
 def test_the_input_side_by_published_size() -> None:

