@@ -8,10 +8,9 @@ on the plain text and on the text with negations marked (the words after "not", 
 measured (bench/sentiment_more.py --folds 5, five stratified folds of the 25,000 public IMDB
 reviews, 2-core CPU): accuracy 0.9226, ROC AUC 0.9754 against NB-SVM's 0.9157 / 0.9718 on the
 same folds, +0.0070 / +0.0036 with a spread of 0.0013 / 0.0003 across folds (bench/RESULTS.md
-§18). ``harness baseline sentiment --model nbsvm-blend`` (5-fold CV, then the fit on all 25,000
-and the local test's predictions): public ROC AUC 0.9726 and accuracy 0.9204 (NB-SVM: 0.9698 /
-0.9121), 330 s wall and 1.9 GB peak RSS on 2 cores shared with another session (load 3.0-3.7,
-one core free: run serially), so not the CPU default, whose goal is 5 minutes. Where the trial
+§18). ``harness baseline sentiment`` (the CPU default where torch is installed: 5-fold CV, then the
+fit on all 25,000 and the local test's predictions), on a quiet 2-core CPU: public ROC AUC
+0.9726 and accuracy 0.9204 (NB-SVM: 0.9698 / 0.9121), 208 s wall, 1.5 GB peak RSS. Where the trial
 may use two threads the two views are fitted in two processes. Torch trains the NBSVM++
 weights (the ``text`` extra); predicting needs only numpy.
 """

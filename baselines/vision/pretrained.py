@@ -14,10 +14,10 @@ px for photos, four times the side of small images such as CIFAR-10's 32 px, at 
 the cache on disk stays at the published size. The weight file's path and sha256, and the
 precision, are recorded with each run.
 
-measured (bench/ladder.py, 2-core AMD EPYC without bf16, shared with other work at load 8-10,
-bench/RESULTS.md §17): ``harness baseline dogs-vs-cats`` 98.3% public accuracy, log loss
-0.0487, 671 s cold (features of 8,000 photos at 224 px, decoding included), 19 s with the
-features cached, 2.4 GB peak RSS. CIFAR-10: not measured (60,000 images at 128 px).
+measured (bench/ladder.py, quiet 2-core AMD EPYC without bf16, cold caches, bench/RESULTS.md
+§18): ``harness baseline dogs-vs-cats`` 98.5% public accuracy, log loss 0.0343, 204 s, 2.4 GB
+peak RSS; ``harness baseline cifar10`` 82.4% public accuracy, 483 s (60,000 images at 128 px),
+3.15 GB peak RSS.
 """
 
 from __future__ import annotations
