@@ -119,7 +119,8 @@ def test_the_default_sentiment_baseline_is_the_best_this_machine_can_run() -> No
     from harness.registry import get_competition
 
     chosen = get_baseline(get_competition("sentiment")).name
-    assert chosen == ("ensemble" if torch.cuda.is_available() else "nbsvm")
+    # torch is here (imported above): on a CPU, the NB-SVM + NBSVM++ blend
+    assert chosen == ("ensemble" if torch.cuda.is_available() else "nbsvm-blend")
 
 
 def test_the_ensemble_takes_its_members_tuned_params(sentiment: Path, settings) -> None:  # type: ignore[no-untyped-def]
