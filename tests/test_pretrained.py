@@ -129,6 +129,7 @@ def test_the_text_default_needs_torch_and_two_classes(monkeypatch: pytest.Monkey
 
     import harness.baselines as baselines
     from harness.baselines import cpu, kind_of
+
     from harness.registry import get_competition
 
     monkeypatch.setattr(cpu, "cuda_here", lambda: False)
