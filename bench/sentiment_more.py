@@ -18,36 +18,26 @@ One thread; the vectorising and fitting seconds are printed per row.
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
+from harness.baselines.text.nbsvm import VECTORIZER, LogCountRatio
+from harness.baselines.text.nbsvm_blend import nbsvm_pp as train_nbsvm_pp
+from harness.baselines.text.nbsvm_blend import negated
+from sentiment_features import held_out, public_reviews
 from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
-from sklearn.model_selection import train_test_split
 
-BREAKS = re.compile(r"<br\s*/?>", re.I)
-TOKEN = r"(?u)\b\w+\b|[!?]"
+TOKEN = VECTORIZER["token_pattern"]
 
 
-NEGATION = re.compile(r"\b(not|no|never|n't|cannot|nothing|nor)\b([^.,;:!?]*)")
-
-
-def negate(text: str) -> str:
-    """Mark the words after a negation up to the next punctuation ("not good" → "not NOT_good")."""
-    text = text.replace("n't", " n't")
-    return NEGATION.sub(lambda m: m.group(1) + re.sub(r"(\w+)", r"NOT_\1", m.group(2)), text)
-
-
-def ratio(x: Any, y: np.ndarray, alpha: float = 1.0) -> np.ndarray:
-    p = alpha + np.asarray(x[y == 1].sum(0)).ravel()
-    q = alpha + np.asarray(x[y != 1].sum(0)).ravel()
-    return np.log((p / p.sum()) / (q / q.sum()))
+def ratio(x: Any, y: np.ndarray) -> np.ndarray:
+    """NB-SVM's naive-Bayes log-count ratios, as the baselines compute them."""
+    return np.asarray(LogCountRatio().fit(x, y).ratio_)
 
 
 def nbsvm_pp(
@@ -59,45 +49,13 @@ def nbsvm_pp(
     epochs: int = 2,
     lr: float = 0.02,
     wd: float = 1e-6,
-    w_adj: float = 0.4,
-    r_adj: float = 10.0,
-    batch: int = 64,
     seed: int = 0,
 ) -> np.ndarray:
-    """Howard's NBSVM++: logit = Σⱼ xⱼ (wⱼ + w_adj) rⱼ / r_adj + bias, x binary, r fixed."""
-    import torch
+    """Howard's NBSVM++ as ``nbsvm-blend`` trains it, on ``a``; its probabilities on ``b``."""
+    from scipy.special import expit
 
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    w = torch.nn.Parameter(torch.empty(a.shape[1]).uniform_(-0.1, 0.1))
-    bias = torch.nn.Parameter(torch.zeros(1))
-    rt = torch.as_tensor(r, dtype=torch.float32)
-    opt = torch.optim.Adam([w, bias], lr=lr, weight_decay=wd)
-
-    def logits(x: Any) -> Any:
-        ind = torch.as_tensor(x.indices, dtype=torch.int64)
-        off = torch.as_tensor(x.indptr[:-1], dtype=torch.int64)
-        scale = ((w + w_adj) / r_adj).unsqueeze(1)
-        return (
-            torch.nn.functional.embedding_bag(
-                ind, scale, off, mode="sum", per_sample_weights=rt[ind]
-            ).squeeze(1)
-            + bias
-        )
-
-    target = torch.as_tensor(ya, dtype=torch.float32)
-    for _ in range(epochs):
-        order = rng.permutation(a.shape[0])
-        for start in range(0, len(order), batch):
-            rows = order[start : start + batch]
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                logits(a[rows]), target[rows]
-            )
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    with torch.no_grad():
-        return torch.sigmoid(logits(b)).numpy()
+    coef, bias = train_nbsvm_pp(a, ya, r, epochs=epochs, lr=lr, wd=wd, seed=seed)
+    return np.asarray(expit(b @ coef + bias))
 
 
 def fasttext(
@@ -185,17 +143,11 @@ def folds(text: np.ndarray, y: np.ndarray, k: int) -> None:
         "mean of the four, with and without negation marks",
     ]
     scores: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
-    marked = np.array([negate(t) for t in text])
+    marked = np.array([negated(t) for t in text])
     for train, test in StratifiedKFold(k, shuffle=True, random_state=0).split(text, y):
         got = {}
         for tag, docs in (("", text), ("neg", marked)):
-            counts = CountVectorizer(
-                ngram_range=(1, 2),
-                min_df=2,
-                max_features=1_000_000,
-                binary=True,
-                token_pattern=TOKEN,
-            )
+            counts = CountVectorizer(**VECTORIZER)
             a, b = counts.fit_transform(docs[train]), counts.transform(docs[test])
             r = ratio(a, y[train])
             model = LogisticRegression(C=0.1, max_iter=3000).fit(a.multiply(r).tocsr(), y[train])
@@ -249,18 +201,11 @@ def main() -> None:
         help="only check the leading candidates on K stratified folds of the public train",
     )
     args = parser.parse_args()
-    train = pd.read_csv(args.home / "public" / "sentiment" / "train.csv")
-    text = train["review"].map(lambda t: BREAKS.sub(" ", t).lower()).to_numpy()
+    text, labels = public_reviews(args.home)
     if args.folds:
-        folds(text, train["sentiment"].to_numpy(), args.folds)
+        folds(text, labels, args.folds)
         return
-    xa, xb, ya, yb = train_test_split(
-        text,
-        train["sentiment"].to_numpy(),
-        test_size=0.2,
-        random_state=0,
-        stratify=train["sentiment"],
-    )
+    xa, xb, ya, yb = held_out(text, labels)
     if args.minilm:
         print("| MiniLM, frozen, fp32, 1 thread | reviews | s per review | 50,000 reviews |")
         print("|---|---:|---:|---:|")
@@ -291,9 +236,7 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|")
     sets = {}
     started = time.time()
-    counts = CountVectorizer(
-        ngram_range=(1, 2), min_df=2, max_features=1_000_000, binary=True, token_pattern=TOKEN
-    )
+    counts = CountVectorizer(**VECTORIZER)
     sets["word 1-2"] = (counts.fit_transform(xa), counts.transform(xb), time.time() - started)
     started = time.time()
     hashing = HashingVectorizer(
@@ -362,11 +305,9 @@ def main() -> None:
         row(f"word 1-2, NBSVM++, {what}", p2, a2.shape[1], "", "")
         row(f"mean of the two above ({what})", (p1 + p2) / 2)
     started = time.time()
-    counts = CountVectorizer(
-        ngram_range=(1, 2), min_df=2, max_features=1_000_000, binary=True, token_pattern=TOKEN
-    )
-    a = counts.fit_transform([negate(t) for t in xa])
-    b = counts.transform([negate(t) for t in xb])
+    counts = CountVectorizer(**VECTORIZER)
+    a = counts.fit_transform([negated(t) for t in xa])
+    b = counts.transform([negated(t) for t in xb])
     vec = time.time() - started
     started = time.time()
     p1, p2 = pair(a, ya, b)
