@@ -118,6 +118,15 @@ def _missing(call: str) -> str:
     return "metric.py defines no function compute(params) (Hugging Face's signature)"
 
 
+def _raised(work: Path, exc: Exception) -> None:
+    """Kaggle's rule for what the metric raised: a ``ParticipantVisibleError``'s text is for
+    the participant, anything else's traceback for the host alone. Call inside ``except``."""
+    if type(exc).__name__ == "ParticipantVisibleError":
+        _write(work, {"visible": str(exc)})
+    else:
+        _write(work, {"failed": traceback.format_exc()})
+
+
 def _score(
     work: Path, score: Any, request: dict[str, Any], solution: Any, submission: Any
 ) -> None:
@@ -129,10 +138,7 @@ def _score(
         try:
             got = score(truth, preds, request["id_column"])
         except Exception as exc:
-            if type(exc).__name__ == "ParticipantVisibleError":
-                _write(work, {"visible": str(exc)})
-            else:
-                _write(work, {"failed": traceback.format_exc()})
+            _raised(work, exc)
             return
         value = _value(got)
         if isinstance(value, str):
@@ -187,10 +193,7 @@ def _compute(
     try:
         got = compute(params)
     except Exception as exc:
-        if type(exc).__name__ == "ParticipantVisibleError":
-            _write(work, {"visible": str(exc)})
-        else:
-            _write(work, {"failed": traceback.format_exc()})
+        _raised(work, exc)
         return
     scores: dict[str, float] = {}
     for half in request["halves"]:
