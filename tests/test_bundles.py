@@ -17,29 +17,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
 import harness
-from harness.cli import cli
-from tests.test_create import GUARDED_MAE, regression_folder, titanic_folder
+from tests.test_create import GUARDED_MAE, fails, ok, regression_folder, titanic_folder
 
 FORMATS = ["kaggle", "hf", "codabench"]
 #: the two competitions every format carries: a metric by name with the host's own Usage and
 #: rules, and a host's metric file (regression, mean absolute error)
 ORIGINALS = {"titanic-class": "accuracy", "guarded-mae": "metric file"}
-
-
-def ok(*args: str) -> str:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exit_code == 0, result.output
-    return result.stdout
-
-
-def fails(*args: str) -> str:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.stderr
-    return result.stderr
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 from sklearn.metrics import accuracy_score, roc_auc_score
 
 import harness
 from harness import sandbox
-from harness.cli import cli
-from tests.test_create import TITANIC, nothing_left
+from tests.test_create import TITANIC, fails, nothing_left, ok
 
 pytestmark = pytest.mark.skipif(
     not sandbox.available() and os.environ.get("HARNESS_REQUIRE_BWRAP") != "1",
@@ -68,19 +66,6 @@ WRITE_TXT = """\
 with open(os.path.join(output_dir, "scores.txt"), "w") as f:
     f.write(f"auc: {score}\\nduration: 0.1\\n")
 """
-
-
-def ok(*args: str) -> str:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exit_code == 0, result.output
-    return result.stdout
-
-
-def fails(*args: str) -> str:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.stderr
-    return result.stderr
 
 
 def titanic() -> tuple[pd.DataFrame, pd.DataFrame]:
