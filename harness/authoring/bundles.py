@@ -30,7 +30,7 @@ from harness.authoring.create import Declared
 from harness.competition import Competition
 from harness.competitions import folder as created_folder
 from harness.competitions.folder import shown
-from harness.data.preparation import ANSWERS, SAMPLE_SUBMISSION, USAGE
+from harness.data.preparation import ANSWERS, PRIVATE, PUBLIC, SAMPLE_SUBMISSION, USAGE
 from harness.errors import RawDataError
 from harness.metrics import NAMED
 from harness.settings import Settings
@@ -254,6 +254,19 @@ def opened(path: Path) -> Iterator[Path]:
         if len(inside) == 1 and inside[0].is_dir():  # a zip of the folder, not of its contents
             root = inside[0]
         yield root
+
+
+def usage_of(values: Any, where: str, column: str) -> Any:
+    """A bundle's public/private column (any case, spaces around) as Harness's ``Usage``
+    values; refused at the first other value, with its line in ``where``."""
+    halves = values.str.strip().str.lower()
+    bad = (~halves.isin(["public", "private"])).to_numpy().nonzero()[0]
+    if len(bad):
+        raise RawDataError(
+            f"{where}: '{shown(column)}' must be public or private, got "
+            f"'{shown(values.iloc[bad[0]])}' (line {int(bad[0]) + 2})"
+        )
+    return halves.map({"public": PUBLIC, "private": PRIVATE})
 
 
 def first_target(solution: Path, side: Mapping[str, Any]) -> str | None:

@@ -45,6 +45,7 @@ from harness.authoring.bundles import (
     declared_from,
     first_target,
     public_tables,
+    usage_of,
 )
 from harness.authoring.create import Declared, Program
 from harness.competitions.folder import shown
@@ -215,7 +216,9 @@ def read(root: Path, work: Path, side: dict[str, Any], data: Path | None) -> Inc
     side = {**side, "title": side.get("title") or config.get("title")}
     metric = program / METRIC
     if not metric.is_file():  # the bundle's own scoring program scores
-        declared = _program(root, config, program, reference, public, source, side, higher)
+        declared = _program(
+            root, config, columns[0], program, reference, public, source, side, higher
+        )
     else:  # a metric in Kaggle's signature (Harness's own export has one)
         if not (reference / "solution.csv").is_file():
             raise RawDataError("competition.yaml: the task's reference_data has no solution.csv")
@@ -238,6 +241,7 @@ def read(root: Path, work: Path, side: dict[str, Any], data: Path | None) -> Inc
 def _program(
     root: Path,
     config: dict[str, Any],
+    first: dict[str, Any],
     program: Path,
     reference: Path,
     public: Path,
@@ -247,10 +251,8 @@ def _program(
 ) -> Declared:
     """A bundle whose scoring program is its own (no metric.py): the program is kept and run
     when the host scores; the reference CSV holding the id column becomes the answers. The
-    score is the leaderboard's first column, its direction that column's sorting."""
-    columns = ((config.get("leaderboards") or [{}])[0].get("columns")) or [{}]
-    columns = sorted(columns, key=lambda c: int(c.get("index", 0) or 0))
-    key = str(columns[0].get("key") or "").strip()
+    score is the leaderboard's ``first`` column, its direction that column's sorting."""
+    key = str(first.get("key") or "").strip()
     if not key:
         raise RawDataError("competition.yaml: the leaderboard's first column has no key")
     import pandas as pd
@@ -307,14 +309,7 @@ def _program(
         )
     solution = frame[[id_column, *targets]].copy()
     if split is not None:
-        usage = frame[split].str.strip().str.lower()
-        bad = (~usage.isin(["public", "private"])).to_numpy().nonzero()[0]
-        if len(bad):
-            raise RawDataError(
-                f"reference_data/{name}: '{shown(split)}' must be public or private, got "
-                f"'{shown(frame[split].iloc[bad[0]])}' (line {int(bad[0]) + 2})"
-            )
-        solution[USAGE] = usage.str.capitalize()
+        solution[USAGE] = usage_of(frame[split], f"reference_data/{name}", split)
     write_csv(solution, source / "solution.csv")
     return Declared(
         title=side.get("title"),

@@ -40,9 +40,10 @@ from harness.authoring.bundles import (
     declared_from,
     first_target,
     public_tables,
+    usage_of,
 )
 from harness.competitions.folder import shown
-from harness.data.preparation import PRIVATE, PUBLIC, USAGE
+from harness.data.preparation import USAGE
 from harness.errors import RawDataError
 from harness.metrics import NAMED
 
@@ -152,14 +153,7 @@ def read(root: Path, work: Path, side: dict[str, Any], data: Path | None) -> Inc
     solution = pd.read_csv(root / "solution.csv", dtype=str, keep_default_na=False)
     if "split" not in solution.columns:
         raise RawDataError("solution.csv: no 'split' column (public/private)")
-    split = solution.pop("split").str.strip().str.lower()
-    bad = (~split.isin(["public", "private"])).to_numpy().nonzero()[0]
-    if len(bad):
-        raise RawDataError(
-            f"solution.csv: 'split' must be public or private, got '{shown(split.iloc[bad[0]])}' "
-            f"(line {int(bad[0]) + 2})"
-        )
-    solution[USAGE] = split.map({"public": PUBLIC, "private": PRIVATE})
+    solution[USAGE] = usage_of(solution.pop("split"), "solution.csv", "split")
     write_csv(solution, source / "solution.csv")
     description = root / "COMPETITION_DESC.md"
     if description.is_file():
